@@ -1,0 +1,435 @@
+//! Types shared by the server, the REST API and the browser UI.
+//!
+//! Everything here compiles for both the server (`ssr`) and the browser
+//! (`hydrate`), so it holds data and validation only: no I/O.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A job's state, with the names EMX2 uses. A job moves forward only:
+/// `WAITING` → `RUNNING` → one of the final states, or straight from
+/// `WAITING` to `CANCELLED`. `SKIPPED` is a cron slot that was not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Waiting,
+    Running,
+    Completed,
+    Error,
+    Cancelled,
+    Skipped,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::Waiting,
+        JobStatus::Running,
+        JobStatus::Completed,
+        JobStatus::Error,
+        JobStatus::Cancelled,
+        JobStatus::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Waiting => "WAITING",
+            JobStatus::Running => "RUNNING",
+            JobStatus::Completed => "COMPLETED",
+            JobStatus::Error => "ERROR",
+            JobStatus::Cancelled => "CANCELLED",
+            JobStatus::Skipped => "SKIPPED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// Final states never change again.
+    pub fn is_finished(self) -> bool {
+        !matches!(self, JobStatus::Waiting | JobStatus::Running)
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScriptType {
+    Python,
+    Bash,
+}
+
+impl ScriptType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScriptType::Python => "python",
+            ScriptType::Bash => "bash",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "python" => Some(ScriptType::Python),
+            "bash" => Some(ScriptType::Bash),
+            _ => None,
+        }
+    }
+}
+
+/// What started a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Api,
+    Ui,
+    Cron,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Api => "api",
+            Trigger::Ui => "ui",
+            Trigger::Cron => "cron",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "api" => Some(Trigger::Api),
+            "ui" => Some(Trigger::Ui),
+            "cron" => Some(Trigger::Cron),
+            _ => None,
+        }
+    }
+}
+
+/// A user's one role. Each role can do what the ones below it can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// See scripts and jobs.
+    Viewer,
+    /// Also run scripts and cancel jobs.
+    Runner,
+    /// Everything: scripts, users, tokens, deleting jobs.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Runner => "runner",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "runner" => Some(Role::Runner),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The signed-in user as the UI sees them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub username: String,
+    pub role: Role,
+}
+
+/// Name and size of a script's extra file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExtraFileInfo {
+    pub name: String,
+    pub size: u64,
+}
+
+/// A stored script, as the definition endpoints and the UI exchange it.
+/// Field names follow EMX2's columns (`outputFileExtension`, `failureAddress`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Script {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub script_type: ScriptType,
+    pub script: String,
+    #[serde(default)]
+    pub dependencies: Option<String>,
+    #[serde(default)]
+    pub output_file_extension: Option<String>,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub failure_address: Option<String>,
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// IANA time zone for `cron`; the server default when absent.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Let a cron slot start while the previous run is still going.
+    #[serde(default)]
+    pub allow_overlap: bool,
+    #[serde(default)]
+    pub timeout_seconds: Option<u32>,
+    /// Set by the server; ignored when a client sends it.
+    #[serde(default)]
+    pub extra_file: Option<ExtraFileInfo>,
+    #[serde(default)]
+    pub saved_by: Option<String>,
+    #[serde(default)]
+    pub created_ms: i64,
+    #[serde(default)]
+    pub updated_ms: i64,
+}
+
+/// A field that failed validation, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Script names: 1–128 letters, digits, spaces, `-`, `_` or `.`.
+pub fn validate_script_name(name: &str) -> Result<(), FieldError> {
+    let err = |message: String| FieldError {
+        field: "name".into(),
+        message,
+    };
+    if name.is_empty() {
+        return Err(err("the name is empty".into()));
+    }
+    let len = name.chars().count();
+    if len > MAX_NAME_LEN {
+        return Err(err(format!(
+            "the name has {len} characters; at most {MAX_NAME_LEN} are allowed"
+        )));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')))
+    {
+        return Err(err(format!(
+            "the character {c:?} is not allowed; use letters, digits, spaces, '-', '_' or '.'"
+        )));
+    }
+    if name.trim() != name {
+        return Err(err("the name starts or ends with a space".into()));
+    }
+    if name == "." || name == ".." {
+        return Err(err("the name cannot be '.' or '..'".into()));
+    }
+    Ok(())
+}
+
+/// Output extensions: 1–16 letters or digits, no dot (`csv`, `tar.gz` is `gz`).
+pub fn validate_extension(ext: &str) -> Result<(), FieldError> {
+    let err = |message: String| FieldError {
+        field: "outputFileExtension".into(),
+        message,
+    };
+    if ext.starts_with('.') {
+        return Err(err(format!(
+            "write the extension without a dot: {:?}",
+            &ext[1..]
+        )));
+    }
+    if ext.is_empty() || ext.len() > 16 {
+        return Err(err("the extension must have 1 to 16 characters".into()));
+    }
+    if let Some(c) = ext
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '.'))
+    {
+        return Err(err(format!(
+            "the character {c:?} is not allowed in an extension"
+        )));
+    }
+    if ext.ends_with('.') || ext.contains("..") {
+        return Err(err(format!("{ext:?} is not a file extension")));
+    }
+    Ok(())
+}
+
+/// A deliberately plain e-mail check: one `@`, something on each side, a dot
+/// in the domain, no spaces or control characters.
+pub fn validate_email(addr: &str) -> Result<(), FieldError> {
+    let err = |message: String| FieldError {
+        field: "failureAddress".into(),
+        message,
+    };
+    let Some((local, domain)) = addr.split_once('@') else {
+        return Err(err(format!(
+            "{addr:?} is not an e-mail address: it has no '@'"
+        )));
+    };
+    if local.is_empty() || domain.is_empty() || domain.contains('@') {
+        return Err(err(format!("{addr:?} is not an e-mail address")));
+    }
+    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        return Err(err(format!("{addr:?} has no valid domain after the '@'")));
+    }
+    if addr
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ','))
+    {
+        return Err(err(format!(
+            "{addr:?} contains a space or a character not allowed in an address"
+        )));
+    }
+    Ok(())
+}
+
+/// One log line of a job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Position in the job's log, from 1.
+    pub n: i64,
+    pub stream: LogStream,
+    pub time_ms: i64,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+    /// Lines written by Taskwright itself (environment set-up, kills).
+    System,
+}
+
+impl LogStream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogStream::Stdout => "stdout",
+            LogStream::Stderr => "stderr",
+            LogStream::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "stdout" => Some(LogStream::Stdout),
+            "stderr" => Some(LogStream::Stderr),
+            "system" => Some(LogStream::System),
+            _ => None,
+        }
+    }
+}
+
+/// The output file a job produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputInfo {
+    pub filename: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+/// A job as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: String,
+    pub script: String,
+    pub status: JobStatus,
+    pub parameters: Option<String>,
+    pub submit_user: Option<String>,
+    pub trigger: Trigger,
+    pub submitted_ms: i64,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub output: Option<OutputInfo>,
+    /// Bytes of log left out between the kept head and tail.
+    pub log_omitted_bytes: i64,
+    /// `sent`, `failed` or absent when no mail was due.
+    pub mail_status: Option<String>,
+    pub mail_error: Option<String>,
+}
+
+/// A page of jobs, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    pub total: i64,
+}
+
+/// Filters for listing jobs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobFilter {
+    pub script: Option<String>,
+    pub status: Option<JobStatus>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// What the health check reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    pub database: String,
+    pub waiting: i64,
+    pub running: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_the_offending_character() {
+        assert!(validate_script_name("hello world-1_2.v3").is_ok());
+        let e = validate_script_name("a/b").unwrap_err();
+        assert!(e.message.contains("'/'"), "{e}");
+        assert!(validate_script_name("").is_err());
+        assert!(validate_script_name(&"x".repeat(129)).is_err());
+        assert!(validate_script_name("..").is_err());
+    }
+
+    #[test]
+    fn extensions_and_addresses() {
+        assert!(validate_extension("csv").is_ok());
+        assert!(validate_extension("tar.gz").is_ok());
+        assert!(validate_extension(".csv")
+            .unwrap_err()
+            .message
+            .contains("without a dot"));
+        assert!(validate_extension("a/b").is_err());
+        assert!(validate_email("ops@example.org").is_ok());
+        assert!(validate_email("ops.example.org").is_err());
+        assert!(validate_email("ops@localhost").is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+        }
+        assert!(!JobStatus::Running.is_finished());
+        assert!(JobStatus::Skipped.is_finished());
+    }
+}

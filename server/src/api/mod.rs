@@ -1,0 +1,107 @@
+//! The REST API, compatible with MOLGENIS EMX2's task API.
+//!
+//! Runs: `POST|GET /api/script(s)/{name}`. Tasks: `/api/tasks…`. Script
+//! definitions: `GET /api/scripts`, `PUT|DELETE /api/scripts/{name}`,
+//! `/api/scripts/{name}/definition`, `/api/scripts/{name}/extra-file`.
+//! Users and tokens: `/api/users…`, `/api/tokens…`. Sessions:
+//! `/api/signin`, `/api/signout`. Every route but `/api/health` needs
+//! credentials (the [`crate::auth::Caller`] extractor).
+
+pub mod error;
+mod scripts;
+mod tasks;
+mod users;
+
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let extra_file_limit = state.cfg.max_extra_file_bytes + 64 * 1024;
+    Router::new()
+        .route("/api/health", get(health))
+        .route(
+            "/api/script/{name}",
+            get(tasks::run_sync).post(tasks::run_async),
+        )
+        .route(
+            "/api/scripts/{name}",
+            get(tasks::run_sync)
+                .post(tasks::run_async)
+                .put(scripts::save)
+                .delete(scripts::delete),
+        )
+        .route("/api/scripts", get(scripts::list))
+        .route("/api/scripts/{name}/definition", get(scripts::get_one))
+        .route(
+            "/api/scripts/{name}/extra-file",
+            put(scripts::put_extra_file)
+                .delete(scripts::delete_extra_file)
+                .get(scripts::get_extra_file)
+                .layer(DefaultBodyLimit::max(extra_file_limit)),
+        )
+        .route("/api/tasks", get(tasks::list))
+        .route("/api/tasks/scheduled", get(tasks::scheduled))
+        .route("/api/tasks/clear", post(tasks::clear))
+        .route("/api/tasks/{id}", get(tasks::get_one).delete(tasks::delete))
+        .route("/api/tasks/{id}/output", get(tasks::output))
+        .route("/api/tasks/{id}/log", get(tasks::log))
+        .route("/api/tasks/{id}/events", get(tasks::events))
+        .route("/api/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/api/signin", post(users::sign_in))
+        .route("/api/signout", post(users::sign_out))
+        .route("/api/me", get(users::me))
+        .route("/api/users", get(users::list).post(users::create))
+        .route(
+            "/api/users/{username}",
+            put(users::update).delete(users::delete),
+        )
+        .route(
+            "/api/tokens",
+            get(users::list_tokens).post(users::create_token),
+        )
+        .route(
+            "/api/tokens/{id}",
+            axum::routing::delete(users::revoke_token),
+        )
+        .fallback(not_found)
+}
+
+/// `GET /api/health`: the one route without authentication.
+async fn health(State(s): State<AppState>) -> Json<app::model::Health> {
+    Json(crate::service::health(&s).await)
+}
+
+async fn not_found(uri: axum::http::Uri) -> Error {
+    Error::NotFound(format!("no such API endpoint: {}", uri.path()))
+}
+
+/// Reads a request body up to `limit` bytes, refusing more with 413 and a message.
+pub async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            Error::TooLarge(format!(
+                "the {what} is larger than the limit of {limit} bytes"
+            ))
+        } else {
+            Error::BadRequest(format!("reading the {what} failed: {e}"))
+        }
+    })
+}
+
+/// A script name from the path: percent-decoded by axum; `+` also means a space.
+pub fn script_name(raw: String) -> String {
+    raw.replace('+', " ")
+}
+
+/// `{"message": …}` answers for simple successes.
+pub fn message(text: impl Into<String>) -> Json<Value> {
+    Json(json!({ "message": text.into() }))
+}

@@ -1,0 +1,185 @@
+//! Sign-in, users and API tokens (admin only, except signing in and out).
+
+use super::message;
+use crate::auth::{clear_session_cookie, session_cookie, Caller};
+use crate::error::{Error, Result};
+use crate::service;
+use crate::state::AppState;
+use app::model::Role;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+pub struct SignIn {
+    /// EMX2 calls the user name `email`; both are accepted.
+    #[serde(alias = "email")]
+    username: String,
+    password: String,
+}
+
+pub async fn sign_in(State(s): State<AppState>, Json(body): Json<SignIn>) -> Result<Response> {
+    let (caller, secret) = s.auth.sign_in(&body.username, &body.password).await?;
+    let secure = s.public_url.starts_with("https://");
+    Ok((
+        [(header::SET_COOKIE, session_cookie(&secret, secure))],
+        Json(json!({"username": caller.username, "role": caller.role})),
+    )
+        .into_response())
+}
+
+pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    s.auth.sign_out(&headers).await?;
+    Ok((
+        [(header::SET_COOKIE, clear_session_cookie())],
+        message("signed out"),
+    )
+        .into_response())
+}
+
+pub async fn me(caller: Caller) -> Json<Value> {
+    Json(json!({"username": caller.username, "role": caller.role, "jobId": caller.job_id}))
+}
+
+pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>> {
+    caller.require(Role::Admin, "listing users")?;
+    let users = s.engine.store().list_users().await?;
+    Ok(Json(json!(users
+        .iter()
+        .map(|u| json!({"username": u.username, "role": u.role, "createdMs": u.created_ms}))
+        .collect::<Vec<_>>())))
+}
+
+#[derive(Deserialize)]
+pub struct NewUser {
+    username: String,
+    password: String,
+    role: Role,
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(u): Json<NewUser>,
+) -> Result<Response> {
+    service::create_user(&s, &caller, &u.username, &u.password, u.role).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"username": u.username, "role": u.role})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct UserChange {
+    password: Option<String>,
+    role: Option<Role>,
+}
+
+pub async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+    Json(ch): Json<UserChange>,
+) -> Result<Json<Value>> {
+    caller.require(Role::Admin, "changing users")?;
+    let hash = match ch.password {
+        Some(p) if p.chars().count() < 8 => {
+            return Err(Error::invalid(
+                "password",
+                "a password needs at least 8 characters",
+            ))
+        }
+        Some(p) => Some(crate::auth::hash_password(p).await?),
+        None => None,
+    };
+    if !s
+        .engine
+        .store()
+        .update_user(&username, hash.as_deref(), ch.role)
+        .await?
+    {
+        return Err(Error::NotFound(format!(
+            "there is no user named {username:?}"
+        )));
+    }
+    Ok(message(format!("user {username:?} updated")))
+}
+
+pub async fn delete(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> Result<Json<Value>> {
+    caller.require(Role::Admin, "deleting users")?;
+    if username == caller.username {
+        return Err(Error::Conflict(
+            "you cannot delete the user you are signed in as".into(),
+        ));
+    }
+    if !s.engine.store().delete_user(&username).await? {
+        return Err(Error::NotFound(format!(
+            "there is no user named {username:?}"
+        )));
+    }
+    Ok(message(format!("user {username:?} deleted")))
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    username: Option<String>,
+}
+
+pub async fn list_tokens(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(q): Query<TokenQuery>,
+) -> Result<Json<Value>> {
+    caller.require(Role::Admin, "listing tokens")?;
+    Ok(Json(json!(
+        s.engine.store().list_tokens(q.username.as_deref()).await?
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct NewToken {
+    username: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Creates a token; the answer is the only time it is shown.
+pub async fn create_token(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(t): Json<NewToken>,
+) -> Result<Response> {
+    caller.require(Role::Admin, "creating tokens")?;
+    let name = t.name.unwrap_or_else(|| "api token".into());
+    let (id, token) = s.auth.create_token(&t.username, &name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": id, "username": t.username, "name": name, "token": token,
+                    "message": "store this token now: it is not shown again"}),
+        ),
+    )
+        .into_response())
+}
+
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>> {
+    caller.require(Role::Admin, "revoking tokens")?;
+    if !s.engine.store().revoke_token(id).await? {
+        return Err(Error::NotFound(format!(
+            "there is no API token with id {id}"
+        )));
+    }
+    Ok(message(format!("token {id} revoked")))
+}

@@ -1,0 +1,413 @@
+//! Running one claimed job from set-up to final status.
+
+use super::log::{self, LiveLog, Raw, SystemLog};
+use super::{process, Engine};
+use crate::auth::new_secret;
+use crate::store::Finish;
+use app::model::*;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::process::Command;
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
+
+/// Everything a job's process needs, gathered during set-up.
+struct Prepared {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    workdir: PathBuf,
+    output_file: PathBuf,
+    output_ext: Option<String>,
+    timeout: Option<Duration>,
+}
+
+/// How the process ended, before it becomes a status.
+enum Ending {
+    Exited(std::process::ExitStatus),
+    Cancelled,
+    TimedOut(Duration),
+}
+
+impl Engine {
+    pub(super) async fn run(&self, job: Job, live: Arc<LiveLog>, cancel: watch::Receiver<bool>) {
+        let span = tracing::info_span!("job", job.id = %job.id, script.name = %job.script);
+        async move {
+            let started = Instant::now();
+            let root = self.inner.cfg.data_dir.join("jobs").join(&job.id);
+            let (tx, rx) = mpsc::channel::<Raw>(1024);
+            let pump = tokio::spawn(log::pump(
+                self.inner.store.clone(),
+                job.id.clone(),
+                live,
+                rx,
+                self.inner.cfg.log_max_bytes,
+            ));
+            let syslog = SystemLog(tx.clone());
+
+            let (status, exit_code, error, output) = match self.prepare(&job, &root, &syslog).await
+            {
+                Err(message) => {
+                    syslog.line(message.clone()).await;
+                    (JobStatus::Error, None, Some(message), None)
+                }
+                Ok(prep) => {
+                    let ending = self.execute(&prep, &job, tx.clone(), &syslog, cancel).await;
+                    let output = self.keep_output(&job, &prep).await;
+                    let (status, code, error) = describe(ending);
+                    (status, code, error, output)
+                }
+            };
+
+            // Every sender must be gone before the pump can write its last batch.
+            drop(syslog);
+            drop(tx);
+            let totals = pump.await.unwrap_or_default();
+
+            let finish = Finish {
+                status,
+                exit_code,
+                error: error.as_deref(),
+                output: output.as_ref(),
+            };
+            let store = &self.inner.store;
+            if let Err(e) = store.finish_job(&job.id, &finish).await {
+                tracing::error!(error = %e, "storing the job's final status failed");
+            }
+            if let Err(e) = store.delete_job_tokens(&job.id).await {
+                tracing::error!(error = %e, "revoking the job's token failed");
+            }
+            let _ = tokio::fs::remove_dir_all(&root).await;
+            tracing::info!(
+                status = %status,
+                exit_code,
+                duration_ms = started.elapsed().as_millis() as u64,
+                log_bytes = totals.bytes,
+                "job finished"
+            );
+            self.publish(&job.id, status);
+            if let (Some(hook), Ok(Some(done))) =
+                (self.inner.on_finish.get(), store.get_job(&job.id).await)
+            {
+                hook(done);
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Working directory, extra file, script file, environment, job token.
+    /// An `Err` is a message for a person; the job ends `ERROR` with it.
+    async fn prepare(
+        &self,
+        job: &Job,
+        root: &Path,
+        syslog: &SystemLog,
+    ) -> Result<Prepared, String> {
+        let store = &self.inner.store;
+        let cfg = &self.inner.cfg;
+        let script = store
+            .get_script(&job.script)
+            .await
+            .map_err(|e| format!("reading the script failed: {e}"))?
+            .ok_or_else(|| format!("the script {:?} no longer exists", job.script))?;
+        if script.script.trim().is_empty() {
+            return Err(format!(
+                "the script {:?} is empty: there is nothing to run",
+                job.script
+            ));
+        }
+
+        let workdir = root.join("work");
+        tokio::fs::create_dir_all(&workdir)
+            .await
+            .map_err(|e| format!("cannot create the job's working directory: {e}"))?;
+
+        if let Some((name, bytes)) = store
+            .extra_file(&job.script)
+            .await
+            .map_err(|e| format!("reading the extra file failed: {e}"))?
+        {
+            let dir = workdir.clone();
+            let placed = tokio::task::spawn_blocking(move || {
+                super::extract::place_extra_file(&dir, &name, &bytes)
+            })
+            .await
+            .map_err(|e| format!("unpacking the extra file failed: {e}"))?;
+            match placed {
+                Ok(0) => {}
+                Ok(n) => {
+                    syslog
+                        .line(format!("unpacked {n} files from the extra file"))
+                        .await
+                }
+                Err(message) => return Err(message),
+            }
+        }
+
+        let ext = script
+            .output_file_extension
+            .clone()
+            .filter(|e| !e.is_empty());
+        let output_file = root.join(match &ext {
+            Some(e) => format!("output.{e}"),
+            None => "output".into(),
+        });
+        tokio::fs::write(&output_file, b"")
+            .await
+            .map_err(|e| format!("cannot create the output file: {e}"))?;
+
+        let body = script.script.replace("${jobId}", &job.id);
+        let (program, mut args, path_prefix) = match script.script_type {
+            ScriptType::Bash => {
+                let file = root.join("script.sh");
+                tokio::fs::write(&file, body)
+                    .await
+                    .map_err(|e| format!("cannot write the script: {e}"))?;
+                (
+                    PathBuf::from("bash"),
+                    vec![file.to_string_lossy().into_owned()],
+                    None,
+                )
+            }
+            ScriptType::Python => {
+                let file = root.join("script.py");
+                tokio::fs::write(&file, body)
+                    .await
+                    .map_err(|e| format!("cannot write the script: {e}"))?;
+                let env_dir = self
+                    .inner
+                    .envs
+                    .ensure(script.dependencies.as_deref().unwrap_or(""), syslog)
+                    .await?;
+                (
+                    env_dir.join("bin/python"),
+                    vec!["-u".into(), file.to_string_lossy().into_owned()],
+                    Some(env_dir.join("bin")),
+                )
+            }
+        };
+        if let Some(p) = &job.parameters {
+            args.push(p.clone());
+        }
+
+        let token = self.job_token(job).await?;
+        let base_path =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        let path = match path_prefix {
+            Some(p) => format!("{}:{base_path}", p.display()),
+            None => base_path,
+        };
+        let mut env = vec![
+            ("PATH".to_string(), path),
+            ("HOME".into(), workdir.to_string_lossy().into_owned()),
+            (
+                "LANG".into(),
+                std::env::var("LANG").unwrap_or_else(|_| "C.UTF-8".into()),
+            ),
+            (
+                "TZ".into(),
+                std::env::var("TZ").unwrap_or_else(|_| "UTC".into()),
+            ),
+            (
+                "OUTPUT_FILE".into(),
+                output_file.to_string_lossy().into_owned(),
+            ),
+            ("MOLGENIS_JOB_ID".into(), job.id.clone()),
+            ("MOLGENIS_SERVER_URL".into(), cfg.public_url.clone()),
+        ];
+        if let Some(t) = token {
+            env.push(("MOLGENIS_TOKEN".into(), t));
+        }
+        if let Some(p) = &job.parameters {
+            env.push(("MOLGENIS_PARAMETERS".into(), p.clone()));
+        }
+        let timeout = script
+            .timeout_seconds
+            .map(|s| Duration::from_secs(u64::from(s)))
+            .or(cfg.default_timeout)
+            .filter(|d| !d.is_zero());
+        Ok(Prepared {
+            program,
+            args,
+            env,
+            workdir,
+            output_file,
+            output_ext: ext,
+            timeout,
+        })
+    }
+
+    /// A token for this job alone, acting as its submitting user; deleted when
+    /// the job ends. None when the job has no user that still exists.
+    async fn job_token(&self, job: &Job) -> Result<Option<String>, String> {
+        let Some(user) = &job.submit_user else {
+            return Ok(None);
+        };
+        let store = &self.inner.store;
+        let Some(u) = store
+            .user_by_name(user)
+            .await
+            .map_err(|e| format!("looking up the user failed: {e}"))?
+        else {
+            return Ok(None);
+        };
+        let (token, hash) = new_secret("twj");
+        store
+            .create_token(u.id, &format!("job {}", job.id), &hash, Some(&job.id))
+            .await
+            .map_err(|e| format!("creating the job's token failed: {e}"))?;
+        Ok(Some(token))
+    }
+
+    /// Spawns the process and waits for it to exit, be cancelled or time out.
+    /// Whatever happens, no process of its group outlives this call.
+    async fn execute(
+        &self,
+        prep: &Prepared,
+        job: &Job,
+        tx: mpsc::Sender<Raw>,
+        syslog: &SystemLog,
+        mut cancel: watch::Receiver<bool>,
+    ) -> Ending {
+        let mut cmd = Command::new(&prep.program);
+        cmd.args(&prep.args)
+            .current_dir(&prep.workdir)
+            .env_clear()
+            .envs(prep.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = format!("cannot start {}: {e}", prep.program.display());
+                syslog.line(msg.clone()).await;
+                return Ending::Exited(std::process::ExitStatus::from_raw(127 << 8));
+            }
+        };
+        let pgid = child.id().unwrap_or(0);
+        let _ = self.inner.store.set_pid(&job.id, Some(pgid)).await;
+        let out = tokio::spawn(log::read_stream(
+            child.stdout.take().unwrap(),
+            LogStream::Stdout,
+            tx.clone(),
+        ));
+        let err = tokio::spawn(log::read_stream(
+            child.stderr.take().unwrap(),
+            LogStream::Stderr,
+            tx,
+        ));
+
+        let grace = self.inner.cfg.kill_grace;
+        let timeout = async {
+            match prep.timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let ending = tokio::select! {
+            s = child.wait() => match s {
+                Ok(s) => Ending::Exited(s),
+                Err(_) => Ending::Exited(std::process::ExitStatus::from_raw(1 << 8)),
+            },
+            _ = async { let _ = cancel.wait_for(|c| *c).await; } => {
+                syslog.line("cancel requested: sending SIGTERM to the job's processes").await;
+                process::terminate_group(pgid, grace, child.wait()).await;
+                Ending::Cancelled
+            }
+            _ = timeout => {
+                let t = prep.timeout.unwrap_or_default();
+                syslog.line(format!("timed out after {} s: stopping the job's processes", t.as_secs())).await;
+                process::terminate_group(pgid, grace, child.wait()).await;
+                Ending::TimedOut(t)
+            }
+        };
+        // Background children of a finished script die with it.
+        process::signal_group(pgid, libc::SIGKILL);
+        let _ = child.wait().await;
+        // Readers end at EOF; a process that escaped the group could hold a
+        // pipe open, so stop waiting for it after a moment.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = out.await;
+            let _ = err.await;
+        })
+        .await;
+        ending
+    }
+
+    /// Moves a non-empty output file next to the job's other data.
+    async fn keep_output(&self, job: &Job, prep: &Prepared) -> Option<OutputInfo> {
+        let meta = tokio::fs::metadata(&prep.output_file).await.ok()?;
+        if meta.len() == 0 || !meta.is_file() {
+            return None;
+        }
+        let dest = self.output_path(&job.id);
+        if let Err(e) = tokio::fs::rename(&prep.output_file, &dest).await {
+            tracing::error!(error = %e, "keeping the output file failed");
+            return None;
+        }
+        let stem: String = job
+            .script
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let (filename, content_type) = match &prep.output_ext {
+            Some(ext) => (
+                format!("{stem}-{}.{ext}", &job.id[..8]),
+                mime_guess::from_ext(ext.rsplit('.').next().unwrap_or(ext))
+                    .first_or_octet_stream()
+                    .to_string(),
+            ),
+            None => (
+                format!("{stem}-{}", &job.id[..8]),
+                "application/octet-stream".into(),
+            ),
+        };
+        Some(OutputInfo {
+            filename,
+            size: meta.len(),
+            content_type,
+        })
+    }
+}
+
+fn describe(ending: Ending) -> (JobStatus, Option<i32>, Option<String>) {
+    match ending {
+        Ending::Cancelled => (
+            JobStatus::Cancelled,
+            None,
+            Some("cancelled while running".into()),
+        ),
+        Ending::TimedOut(t) => (
+            JobStatus::Error,
+            None,
+            Some(format!("timed out after {} s", t.as_secs())),
+        ),
+        Ending::Exited(s) => match (s.code(), s.signal()) {
+            (Some(0), _) => (JobStatus::Completed, Some(0), None),
+            (Some(c), _) => (JobStatus::Error, Some(c), Some(format!("exit code {c}"))),
+            (None, Some(sig)) => (
+                JobStatus::Error,
+                None,
+                Some(format!("killed by {}", process::signal_name(sig))),
+            ),
+            (None, None) => (
+                JobStatus::Error,
+                None,
+                Some("ended without an exit code".into()),
+            ),
+        },
+    }
+}

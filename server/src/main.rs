@@ -1,0 +1,71 @@
+//! The `taskwright` server binary.
+//!
+//! Run with `make run` (builds the site, then starts on 127.0.0.1:3000 with
+//! data under ./data), or after a build: `taskwright --help` lists every
+//! setting; each is also a `TASKWRIGHT_*` environment variable.
+
+use clap::Parser;
+use taskwright::config::{Config, LogFormat};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cfg = Config::parse();
+    let filter = EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    match cfg.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+    }
+    match serve(cfg).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("taskwright: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(cfg.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.bind))?;
+    let bound = listener.local_addr()?;
+    let built = taskwright::build(cfg, bound).await?;
+    let url = format!("{}/apps/tasks", built.state.public_url);
+    println!("Taskwright is running at {url}");
+    match &built.generated_password {
+        Some(p) => println!(
+            "First start: sign in as user \"admin\" with password {p}\n(shown only now; \
+             change it under Users, or set TASKWRIGHT_ADMIN_PASSWORD before the first start)"
+        ),
+        None => println!("Sign in with your Taskwright user name and password."),
+    }
+    let pool = built.state.engine.store().pool.clone();
+    axum::serve(listener, built.router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: closing the database");
+    pool.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
