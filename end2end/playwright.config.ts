@@ -9,6 +9,9 @@ import { join, resolve } from "node:path";
 
 const port = Number(process.env.E2E_PORT ?? 3917);
 const root = resolve(__dirname, "..");
+// A build in another target directory can be tested with these two.
+const bin = process.env.TASKWRIGHT_BIN ?? `${root}/target/release/taskwright`;
+const site = process.env.TASKWRIGHT_SITE ?? `${root}/target/site`;
 const dataDir = process.env.E2E_DATA_DIR ?? mkdtempSync(join(tmpdir(), "taskwright-e2e-"));
 export const adminPassword = "e2e-admin-password";
 
@@ -34,7 +37,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `${root}/target/release/taskwright`,
+    command: bin,
     cwd: root,
     url: `http://127.0.0.1:${port}/api/health`,
     timeout: 60_000,
@@ -43,7 +46,7 @@ export default defineConfig({
     env: {
       TASKWRIGHT_BIND: `127.0.0.1:${port}`,
       TASKWRIGHT_DATA_DIR: dataDir,
-      TASKWRIGHT_SITE_ROOT: `${root}/target/site`,
+      TASKWRIGHT_SITE_ROOT: site,
       TASKWRIGHT_ADMIN_PASSWORD: adminPassword,
       TASKWRIGHT_UV: process.env.TASKWRIGHT_UV ?? `${root}/.tools/venv/bin/uv`,
       TASKWRIGHT_KILL_GRACE_SECONDS: "2",

@@ -247,11 +247,8 @@ pub fn validate_extension(ext: &str) -> Result<(), FieldError> {
         field: "outputFileExtension".into(),
         message,
     };
-    if ext.starts_with('.') {
-        return Err(err(format!(
-            "write the extension without a dot: {:?}",
-            &ext[1..]
-        )));
+    if let Some(bare) = ext.strip_prefix('.') {
+        return Err(err(format!("write the extension without a dot: {bare:?}")));
     }
     if ext.is_empty() || ext.len() > 16 {
         return Err(err("the extension must have 1 to 16 characters".into()));
@@ -396,6 +393,107 @@ pub struct Health {
     pub running: i64,
 }
 
+/// One row of the scripts table: the script, its next fire time and its
+/// latest job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScriptRow {
+    pub script: Script,
+    /// RFC 3339 in the script's time zone; absent without a (valid) cron.
+    pub next_run: Option<String>,
+    pub last_job: Option<Job>,
+}
+
+/// What saving a script from the form led to. Validation problems are an
+/// answer, not a failure, so the form can put each one beside its field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SaveOutcome {
+    Saved { created: bool },
+    Invalid(Vec<FieldError>),
+}
+
+/// A scheduled script and its coming fire times.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleInfo {
+    pub name: String,
+    pub cron: String,
+    pub time_zone: String,
+    pub disabled: bool,
+    /// RFC 3339 in `time_zone`; empty when disabled or invalid.
+    pub next: Vec<String>,
+    /// Why the expression cannot be scheduled, when it cannot.
+    pub error: Option<String>,
+}
+
+/// A user as the admin pages list them (never the password hash).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub username: String,
+    pub role: Role,
+    pub created_ms: i64,
+}
+
+/// An API token without its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub last_used_ms: Option<i64>,
+}
+
+/// A token just created: the only time its secret is shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssuedToken {
+    pub id: i64,
+    pub token: String,
+}
+
+/// Formats epoch milliseconds as `YYYY-MM-DD HH:MM:SS` in UTC. The same on
+/// the server and in the browser, so hydration sees identical text.
+pub fn format_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Formats a duration in milliseconds for people: `850 ms`, `12.3 s`, `4 min 05 s`.
+pub fn format_duration(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{} min {:02} s", ms / 60_000, ms % 60_000 / 1000)
+    }
+}
+
+/// Formats a byte count: `512 B`, `1.5 KiB`, `2.0 MiB`.
+pub fn format_bytes(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} B")
+    } else if n < 1024 * 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +520,16 @@ mod tests {
         assert!(validate_email("ops@example.org").is_ok());
         assert!(validate_email("ops.example.org").is_err());
         assert!(validate_email("ops@localhost").is_err());
+    }
+
+    #[test]
+    fn times_format_the_same_everywhere() {
+        assert_eq!(format_ms(0), "1970-01-01 00:00:00");
+        assert_eq!(format_ms(1_709_210_096_000), "2024-02-29 12:34:56");
+        assert_eq!(format_duration(850), "850 ms");
+        assert_eq!(format_duration(12_345), "12.3 s");
+        assert_eq!(format_duration(245_000), "4 min 05 s");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! - [`build`] (here): opens the store, starts the engine and scheduler,
 //!   and assembles the axum router: REST API, UI and static files.
 //! - [`api`]: the REST API (EMX2-compatible) and its error mapping.
+//! - [`graphql`]: `/api/graphql`, what EMX2's Python client needs.
 //! - [`ui`]: the backend behind the Leptos app's server functions.
 //! - [`service`]: operations with their role checks, shared by API and UI.
 //! - [`auth`]: passwords, sessions, tokens, roles.
 //! - [`engine`]: the job runner — queue, processes, logs, Python
 //!   environments, cancel, timeouts, crash recovery, retention.
 //! - [`scheduler`]: cron schedules that submit jobs to the engine.
+//! - [`mailer`]: failure mail, sent in the background when a job ends `ERROR`.
 //! - [`store`]: every SQL statement; [`db`]: opening and migrating SQLite.
 //! - [`error`]: the domain error type every layer returns.
 
@@ -21,6 +23,8 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod graphql;
+pub mod mailer;
 pub mod scheduler;
 pub mod service;
 pub mod state;
@@ -76,6 +80,9 @@ pub async fn build(cfg: Config, bound: SocketAddr) -> anyhow::Result<Built> {
         },
     )
     .await?;
+    if let Some(mailer) = mailer::Mailer::from_config(&cfg, store.clone(), &public_url)? {
+        engine.on_finish(Arc::new(mailer).hook());
+    }
     let auth = auth::Auth::new(store.clone(), cfg.admin_token.as_deref());
     let generated_password = auth.bootstrap(cfg.admin_password.as_deref()).await?;
     let tz: chrono_tz::Tz = cfg.time_zone.parse().map_err(|_| {

@@ -5,6 +5,7 @@
 use crate::auth::{hash_password, Caller};
 use crate::engine::Submit;
 use crate::error::{Error, Result};
+use crate::scheduler::Schedule;
 use crate::state::AppState;
 use app::model::*;
 
@@ -230,5 +231,114 @@ pub async fn create_user(
     }
     let hash = hash_password(password.to_string()).await?;
     s.engine.store().create_user(username, &hash, role).await?;
+    Ok(())
+}
+
+/// The next `n` fire times of `expr` in `time_zone` (the server's default
+/// zone when absent), as RFC 3339 strings in that zone; the error says what
+/// is wrong with the expression or the zone. Used by the script form's live
+/// preview; the times come from the scheduler's own [`Schedule`].
+pub fn cron_preview(
+    s: &AppState,
+    c: &Caller,
+    expr: &str,
+    time_zone: Option<&str>,
+    n: usize,
+) -> Result<std::result::Result<Vec<String>, String>> {
+    c.require(Role::Viewer, "previewing a schedule")?;
+    let tz: chrono_tz::Tz = match time_zone.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => match t.parse() {
+            Ok(tz) => tz,
+            Err(_) => return Ok(Err(format!("{t:?} is not an IANA time zone name"))),
+        },
+        None => s.cfg.time_zone.parse().unwrap_or(chrono_tz::UTC),
+    };
+    Ok(Schedule::parse(expr, tz).map(|schedule| {
+        schedule
+            .upcoming(chrono::Utc::now(), n)
+            .into_iter()
+            .map(|t| t.with_timezone(&tz).to_rfc3339())
+            .collect()
+    }))
+}
+
+/// Every script with its next fire time and latest job, for the scripts table.
+pub async fn script_rows(s: &AppState, c: &Caller) -> Result<Vec<ScriptRow>> {
+    let scripts = scripts(s, c).await?;
+    let mut rows = Vec::with_capacity(scripts.len());
+    for script in scripts {
+        let next_run = match &script.cron {
+            Some(expr) if !script.disabled => {
+                cron_preview(s, c, expr, script.time_zone.as_deref(), 1)?
+                    .ok()
+                    .and_then(|v| v.into_iter().next())
+            }
+            _ => None,
+        };
+        let last_job = s.engine.store().latest_job_of(&script.name, false).await?;
+        rows.push(ScriptRow {
+            script,
+            next_run,
+            last_job,
+        });
+    }
+    Ok(rows)
+}
+
+pub async fn list_users(s: &AppState, c: &Caller) -> Result<Vec<UserInfo>> {
+    c.require(Role::Admin, "listing users")?;
+    Ok(s.engine
+        .store()
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| UserInfo {
+            role: Role::parse(&u.role).unwrap_or(Role::Viewer),
+            username: u.username,
+            created_ms: u.created_ms,
+        })
+        .collect())
+}
+
+pub async fn list_tokens(s: &AppState, c: &Caller) -> Result<Vec<ApiToken>> {
+    c.require(Role::Admin, "listing tokens")?;
+    Ok(s.engine
+        .store()
+        .list_tokens(None)
+        .await?
+        .into_iter()
+        .map(|t| ApiToken {
+            id: t.id,
+            username: t.username,
+            name: t.name,
+            created_ms: t.created_ms,
+            last_used_ms: t.last_used_ms,
+        })
+        .collect())
+}
+
+/// Creates an API token for `username`; the answer is the only copy of it.
+pub async fn create_token(
+    s: &AppState,
+    c: &Caller,
+    username: &str,
+    name: &str,
+) -> Result<IssuedToken> {
+    c.require(Role::Admin, "creating tokens")?;
+    let name = match name.trim() {
+        "" => "api token",
+        n => n,
+    };
+    let (id, token) = s.auth.create_token(username, name).await?;
+    Ok(IssuedToken { id, token })
+}
+
+pub async fn revoke_token(s: &AppState, c: &Caller, id: i64) -> Result<()> {
+    c.require(Role::Admin, "revoking tokens")?;
+    if !s.engine.store().revoke_token(id).await? {
+        return Err(Error::NotFound(format!(
+            "there is no API token with id {id}"
+        )));
+    }
     Ok(())
 }

@@ -9,7 +9,7 @@
 
 pub mod error;
 mod scripts;
-mod tasks;
+pub(crate) mod tasks;
 mod users;
 
 use crate::error::{Error, Result};
@@ -24,6 +24,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let extra_file_limit = state.cfg.max_extra_file_bytes + 64 * 1024;
     Router::new()
         .route("/api/health", get(health))
+        .route(
+            "/api/graphql",
+            get(crate::graphql::handler).post(crate::graphql::handler),
+        )
         .route(
             "/api/script/{name}",
             get(tasks::run_sync).post(tasks::run_async),

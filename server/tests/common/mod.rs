@@ -82,26 +82,39 @@ impl TestServer {
     }
 
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.get(format!("{}{path}", self.url)).header("x-molgenis-token", &self.admin_token)
+        self.http
+            .get(format!("{}{path}", self.url))
+            .header("x-molgenis-token", &self.admin_token)
     }
 
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.post(format!("{}{path}", self.url)).header("x-molgenis-token", &self.admin_token)
+        self.http
+            .post(format!("{}{path}", self.url))
+            .header("x-molgenis-token", &self.admin_token)
     }
 
     pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.put(format!("{}{path}", self.url)).header("x-molgenis-token", &self.admin_token)
+        self.http
+            .put(format!("{}{path}", self.url))
+            .header("x-molgenis-token", &self.admin_token)
     }
 
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.delete(format!("{}{path}", self.url)).header("x-molgenis-token", &self.admin_token)
+        self.http
+            .delete(format!("{}{path}", self.url))
+            .header("x-molgenis-token", &self.admin_token)
     }
 
     /// Creates or replaces a script from its JSON definition.
     pub async fn put_script(&self, name: &str, def: Value) {
         let path = format!("/api/scripts/{}", urlencode(name));
         let r = self.put(&path).json(&def).send().await.unwrap();
-        assert!(r.status().is_success(), "saving {name}: {} {}", r.status(), r.text().await.unwrap());
+        assert!(
+            r.status().is_success(),
+            "saving {name}: {} {}",
+            r.status(),
+            r.text().await.unwrap()
+        );
     }
 
     /// Starts a script and returns the job id.
@@ -112,26 +125,54 @@ impl TestServer {
         }
         let r = req.send().await.unwrap();
         assert!(r.status().is_success(), "running {name}: {}", r.status());
-        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub async fn task(&self, id: &str) -> Value {
-        self.get(&format!("/api/tasks/{id}")).send().await.unwrap().json().await.unwrap()
+        self.get(&format!("/api/tasks/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Waits (up to `secs`) until the job has a final status; returns its JSON.
     pub async fn wait_done(&self, id: &str, secs: u64) -> Value {
-        let job = self.state.engine.wait(id, Duration::from_secs(secs)).await.unwrap();
-        assert!(job.status.is_finished(), "job {id} still {} after {secs} s", job.status);
+        let job = self
+            .state
+            .engine
+            .wait(id, Duration::from_secs(secs))
+            .await
+            .unwrap();
+        assert!(
+            job.status.is_finished(),
+            "job {id} still {} after {secs} s",
+            job.status
+        );
         self.task(id).await
     }
 
     /// The job's whole log as text.
     pub async fn log(&self, id: &str) -> String {
-        self.get(&format!("/api/tasks/{id}/log")).send().await.unwrap().text().await.unwrap()
+        self.get(&format!("/api/tasks/{id}/log"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 }
 
 pub fn urlencode(s: &str) -> String {
-    s.replace('%', "%25").replace(' ', "%20").replace('/', "%2F").replace('?', "%3F").replace('#', "%23")
+    s.replace('%', "%25")
+        .replace(' ', "%20")
+        .replace('/', "%2F")
+        .replace('?', "%3F")
+        .replace('#', "%23")
 }
