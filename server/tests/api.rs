@@ -123,7 +123,7 @@ async fn task_endpoints() {
     let s = TestServer::start().await;
     s.put_script(
         "lines",
-        json!({"type": "bash", "script": "echo one; echo two >&2; echo three"}),
+        json!({"type": "bash", "script": "echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three"}),
     )
     .await;
     let id = s.submit("lines", None).await;

@@ -262,8 +262,11 @@ async fn cancelled_waiting_job_never_runs() {
     assert_eq!(r.status(), 409, "cancelling a finished job is a conflict");
 }
 
+/// Whether a process exists and is not a zombie (in a container the
+/// orphaned, killed child may wait unreaped).
 fn alive(pid: i32) -> bool {
-    unsafe { libc::kill(pid, 0) == 0 }
+    let exists = unsafe { libc::kill(pid, 0) == 0 };
+    exists && !is_zombie(pid)
 }
 
 /// Cancel kills the whole tree, a backgrounded `sleep 600 &` included, and
@@ -349,7 +352,14 @@ async fn restart_after_crash_leaves_no_running_job() {
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().unwrap();
+    let mut first = String::new();
+    while !first.contains("running at ") {
+        first = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the server prints its URL");
+    }
     let url = first
         .split("running at ")
         .nth(1)

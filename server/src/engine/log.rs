@@ -37,8 +37,8 @@ pub struct LiveLog {
     pub unflushed: Mutex<VecDeque<(Arc<LogLine>, i64)>>,
 }
 
-impl LiveLog {
-    pub fn new() -> Self {
+impl Default for LiveLog {
+    fn default() -> Self {
         LiveLog {
             lines: broadcast::channel(4096).0,
             unflushed: Mutex::new(VecDeque::new()),

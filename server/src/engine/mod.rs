@@ -325,7 +325,7 @@ impl Engine {
                         let (cancel, cancel_rx) = watch::channel(false);
                         let entry = Arc::new(Running {
                             cancel,
-                            live: Arc::new(LiveLog::new()),
+                            live: Arc::new(LiveLog::default()),
                         });
                         self.inner
                             .running

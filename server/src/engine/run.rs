@@ -174,7 +174,9 @@ impl Engine {
                 )
             }
             ScriptType::Python => {
-                let file = root.join("script.py");
+                // In the working directory, so the script imports modules
+                // from the extra file (Python looks in the script's folder).
+                let file = workdir.join("_taskwright_script.py");
                 tokio::fs::write(&file, body)
                     .await
                     .map_err(|e| format!("cannot write the script: {e}"))?;
