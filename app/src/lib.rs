@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The Tasks app: Leptos components, the types the server and the browser
 //! share, and the `#[server]` functions the components call.
 //!

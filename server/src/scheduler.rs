@@ -45,6 +45,7 @@
 use crate::engine::{Engine, Submit};
 use crate::error::Result;
 use app::model::{JobStatus, Trigger};
+use chrono::Timelike;
 use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
@@ -142,6 +143,8 @@ impl Schedule {
 
     /// The first slot strictly after `t`, or `None` when there is none.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Slots are whole seconds; a sub-second start would leak into them.
+        let t = t.with_nanosecond(0).unwrap_or(t);
         if self.fixed_time {
             self.next_fixed(t)
         } else {

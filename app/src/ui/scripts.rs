@@ -648,38 +648,48 @@ fn CodeEditor(body: RwSignal<String>) -> impl IntoView {
 }
 
 /// The next five fire times of the expression being typed, or its error.
+/// Each change asks the server (the scheduler's own code computes the
+/// times); an answer to an older keystroke never overwrites a newer one.
 #[component]
 fn CronPreview(cron: RwSignal<String>, tz: RwSignal<String>) -> impl IntoView {
-    let preview = Resource::new(
-        move || (cron.get(), tz.get()),
-        |(c, t)| async move {
-            if c.trim().is_empty() {
-                return Ok(Ok(Vec::new()));
+    type Preview = Result<Result<Vec<String>, String>, String>;
+    let result: RwSignal<Option<Preview>> = RwSignal::new(None);
+    let latest = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let (c, t) = (cron.get(), tz.get());
+        latest.update_value(|n| *n += 1);
+        let mine = latest.get_value();
+        leptos::task::spawn_local(async move {
+            let answer = if c.trim().is_empty() {
+                Ok(Ok(Vec::new()))
+            } else {
+                api::cron_preview(c, Some(t).filter(|t| !t.trim().is_empty()))
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            if latest.get_value() == mine {
+                result.set(Some(answer));
             }
-            api::cron_preview(c, Some(t).filter(|t| !t.trim().is_empty())).await
-        },
-    );
+        });
+    });
     view! {
         <div class="cron-preview" aria-live="polite">
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match preview.await {
-                        Ok(Ok(times)) if times.is_empty() => ().into_any(),
-                        Ok(Ok(times)) => view! {
-                            <p class="hint">"Next fire times:"</p>
-                            <ol class="fires mono">
-                                {times.into_iter().map(|t| view! { <li>{pretty_time(&t)}</li> }).collect_view()}
-                            </ol>
-                        }
-                            .into_any(),
-                        Ok(Err(message)) => view! {
-                            <p class="field-error" id="cron-preview-error" role="alert">{message}</p>
-                        }
-                            .into_any(),
-                        Err(e) => view! { <ErrorText error=e /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match result.get() {
+                None => ().into_any(),
+                Some(Ok(Ok(times))) if times.is_empty() => ().into_any(),
+                Some(Ok(Ok(times))) => view! {
+                    <p class="hint">"Next fire times:"</p>
+                    <ol class="fires mono">
+                        {times.into_iter().map(|t| view! { <li>{pretty_time(&t)}</li> }).collect_view()}
+                    </ol>
+                }
+                    .into_any(),
+                Some(Ok(Err(message))) => view! {
+                    <p class="field-error" id="cron-preview-error" role="alert">{message}</p>
+                }
+                    .into_any(),
+                Some(Err(e)) => view! { <p class="field-error" role="alert">{e}</p> }.into_any(),
+            }}
         </div>
     }
 }
