@@ -50,7 +50,7 @@ export default defineConfig({
       TASKWRIGHT_ADMIN_PASSWORD: adminPassword,
       TASKWRIGHT_UV: process.env.TASKWRIGHT_UV ?? `${root}/.tools/venv/bin/uv`,
       TASKWRIGHT_KILL_GRACE_SECONDS: "2",
-      TASKWRIGHT_LOG: "warn",
+      TASKWRIGHT_LOG: process.env.TASKWRIGHT_LOG ?? "warn",
       PATH: process.env.PATH ?? "/usr/bin:/bin",
     },
   },

@@ -356,17 +356,16 @@ fn ScriptView(s: Script) -> impl IntoView {
 /// bar links to its job.
 #[component]
 fn RunHistory(name: String) -> impl IntoView {
-    let runs = Resource::new(
-        move || name.clone(),
-        |n| {
-            api::list_jobs(JobFilter {
-                script: Some(n),
-                status: None,
-                limit: 50,
-                offset: 0,
-            })
-        },
-    );
+    // Loaded in the browser only: a second server-rendered Transition nested
+    // in the page's own broke hydration of the whole page.
+    let runs = LocalResource::new(move || {
+        api::list_jobs(JobFilter {
+            script: Some(name.clone()),
+            status: None,
+            limit: 50,
+            offset: 0,
+        })
+    });
     view! {
         <section class="history" aria-labelledby="history-title">
             <h2 id="history-title">"Last 50 runs"</h2>
