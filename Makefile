@@ -25,4 +25,4 @@ build:
 
 bench:
 	@scripts/setup.sh run
-	cargo run --release -p server --bin taskwright-bench
+	cargo run --release -p server --example bench
