@@ -45,11 +45,14 @@ if ! "$TOOLS/venv/bin/uv" --version 2>/dev/null | grep -q "$UV_VERSION"; then
 fi
 
 if [ "$mode" = test ]; then
-  if ! command -v chromium >/dev/null 2>&1; then
-    say "installing Debian's chromium"
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)   # the examples test runs the README's curl calls
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian's ${missing[*]}"
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
     say "installing the end-to-end test packages (npm ci)"

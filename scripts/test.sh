@@ -29,6 +29,7 @@ step "release build" cargo leptos build --release
 export TASKWRIGHT_TEST_UV="$PWD/.tools/venv/bin/uv"
 export TASKWRIGHT_TEST_SMTPD="$PWD/.tools/venv/bin/python"
 step "rust tests" cargo test -p app -p server --features app/ssr -- --test-threads 2
+step "examples" .tools/venv/bin/python end2end/examples_test.py
 E2E_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export E2E_PORT
 step "playwright" bash -c 'cd end2end && npx playwright test'

@@ -6,15 +6,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Clone, Debug)]
-#[command(
-    name = "taskwright",
-    version,
-    about = "Taskwright: keep Python and bash scripts and run them as jobs.",
-    long_about = "Taskwright: keep Python and bash scripts and run them as jobs — on demand \
-                  from a browser or curl, or on a cron schedule — with live logs, output files \
-                  and mail when a job fails.\n\nRun with no arguments to start the server on \
-                  127.0.0.1:3000 with its data under ./data."
-)]
 pub struct Config {
     /// Address and port to listen on.
     #[arg(long, env = "TASKWRIGHT_BIND", default_value = "127.0.0.1:3000")]

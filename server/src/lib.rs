@@ -16,6 +16,7 @@
 //! - [`mailer`]: failure mail, sent in the background when a job ends `ERROR`.
 //! - [`store`]: every SQL statement; [`db`]: opening and migrating SQLite.
 //! - [`error`]: the domain error type every layer returns.
+//! - [`examples`]: `taskwright examples load`, the shipped example scripts.
 
 pub mod api;
 pub mod auth;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod examples;
 pub mod graphql;
 pub mod mailer;
 pub mod scheduler;

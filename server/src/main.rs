@@ -4,14 +4,68 @@
 //! data under ./data), or after a build: `taskwright --help` lists every
 //! setting; each is also a `TASKWRIGHT_*` environment variable.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use taskwright::config::{Config, LogFormat};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+#[derive(Parser)]
+#[command(
+    name = "taskwright",
+    version,
+    about = "Taskwright: keep Python and bash scripts and run them as jobs.",
+    long_about = "Taskwright: keep Python and bash scripts and run them as jobs — on demand \
+                  from a browser or curl, or on a cron schedule — with live logs, output files \
+                  and mail when a job fails.\n\nRun with no arguments to start the server on \
+                  127.0.0.1:3000 with its data under ./data."
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The example scripts shipped with Taskwright (see examples/ and the README).
+    Examples {
+        #[command(subcommand)]
+        action: ExamplesAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExamplesAction {
+    /// Create (or restore) the example scripts on a running server.
+    Load {
+        /// The server's URL.
+        #[arg(long, env = "TASKWRIGHT_URL", default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// An admin API token (POST /api/tokens, or Tokens in the app).
+        #[arg(long, env = "TASKWRIGHT_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cfg = Config::parse();
+    let Cli {
+        config: cfg,
+        command,
+    } = Cli::parse();
+    if let Some(Command::Examples {
+        action: ExamplesAction::Load { url, token },
+    }) = command
+    {
+        return match taskwright::examples::load(&url, &token).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("taskwright examples load: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let filter = EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info"));
     match cfg.log_format {
         LogFormat::Text => tracing_subscriber::fmt()

@@ -316,36 +316,35 @@ impl Store {
         Ok(row.map(Into::into))
     }
 
-    pub async fn set_pid(&self, id: &str, pid: Option<u32>) -> Result<()> {
-        sqlx::query("UPDATE jobs SET pid = ? WHERE id = ?")
-            .bind(pid.map(i64::from))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Ends a running job. Returns false when it was not running any more.
-    pub async fn finish_job(&self, id: &str, f: &Finish<'_>) -> Result<bool> {
+    /// Ends a running job and revokes its job token, in one transaction.
+    /// Returns the finished job, or None when it was not running any more.
+    pub async fn finish_job(&self, id: &str, f: &Finish<'_>) -> Result<Option<Job>> {
         let now = now_ms();
-        let r = sqlx::query(
+        let sql = format!(
             "UPDATE jobs SET status = ?, finished_ms = ?, \
              duration_ms = ? - COALESCE(started_ms, submitted_ms), exit_code = ?, error = ?, \
              output_name = ?, output_size = ?, output_content_type = ?, pid = NULL \
-             WHERE id = ? AND status = 'RUNNING'",
-        )
-        .bind(f.status.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(f.exit_code)
-        .bind(f.error)
-        .bind(f.output.map(|o| o.filename.as_str()))
-        .bind(f.output.map(|o| o.size as i64))
-        .bind(f.output.map(|o| o.content_type.as_str()))
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() > 0)
+             WHERE id = ? AND status = 'RUNNING' RETURNING {JOB_COLUMNS}"
+        );
+        let mut tx = self.pool.begin().await?;
+        let row: Option<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(f.status.as_str())
+            .bind(now)
+            .bind(now)
+            .bind(f.exit_code)
+            .bind(f.error)
+            .bind(f.output.map(|o| o.filename.as_str()))
+            .bind(f.output.map(|o| o.size as i64))
+            .bind(f.output.map(|o| o.content_type.as_str()))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM tokens WHERE job_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.map(Into::into))
     }
 
     /// Cancels a job that has not started. Returns false when it was not waiting.
@@ -703,14 +702,6 @@ impl Store {
         .bind(hash)
         .fetch_optional(&self.pool)
         .await?)
-    }
-
-    pub async fn delete_job_tokens(&self, job_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM tokens WHERE job_id = ?")
-            .bind(job_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Tokens made by an admin (not job tokens), optionally of one user.

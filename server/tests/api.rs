@@ -697,3 +697,61 @@ echo SEED-OK"#,
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Malformed bodies, queries and ids get EMX2's error shape with a message
+/// that names the problem, never axum's plain-text rejection.
+#[tokio::test]
+async fn malformed_input_gets_json_errors() {
+    let s = TestServer::start().await;
+    async fn error_of(r: reqwest::Response) -> (StatusCode, String) {
+        let status = r.status();
+        let body: Value = r.json().await.expect("a JSON error body");
+        (
+            status,
+            body["errors"][0]["message"].as_str().unwrap().to_string(),
+        )
+    }
+    let (st, msg) = error_of(
+        s.http
+            .post(format!("{}/api/signin", s.url))
+            .body(r#"{"username":"admin","password":"x"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("content-type: application/json"), "{msg}");
+
+    let (st, msg) = error_of(
+        s.post("/api/users")
+            .header("content-type", "application/json")
+            .body(r#"{"username":"bob"}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("missing field `password`"), "{msg}");
+
+    let (st, msg) = error_of(
+        s.post("/api/tokens")
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(msg.to_lowercase().contains("json"), "{msg}");
+
+    let (st, msg) = error_of(s.get("/api/tasks?limit=many").send().await.unwrap()).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("limit"), "{msg}");
+
+    let (st, msg) = error_of(s.delete("/api/tokens/abc").send().await.unwrap()).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("\"abc\" is not a token id"), "{msg}");
+}

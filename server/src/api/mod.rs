@@ -109,3 +109,47 @@ pub fn script_name(raw: String) -> String {
 pub fn message(text: impl Into<String>) -> Json<Value> {
     Json(json!({ "message": text.into() }))
 }
+
+/// axum's `Json` extractor with its rejection turned into an [`Error`], so a
+/// malformed body gets EMX2's error shape and a message naming the problem.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self> {
+        use axum::extract::rejection::JsonRejection;
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::BadRequest(
+                "send the body as JSON, with the header content-type: application/json".into(),
+            )),
+            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Error::TooLarge(r.body_text()))
+            }
+            Err(r) => Err(Error::BadRequest(r.body_text())),
+        }
+    }
+}
+
+/// axum's `Query` extractor with its rejection turned into an [`Error`].
+pub struct QueryArgs<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for QueryArgs<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| QueryArgs(v))
+            .map_err(|r| Error::BadRequest(r.body_text()))
+    }
+}

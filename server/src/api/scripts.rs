@@ -1,13 +1,13 @@
 //! Script definitions: list, read, create or replace, delete, extra file.
 
-use super::{message, script_name};
+use super::{message, script_name, QueryArgs};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::service;
 use crate::state::AppState;
 use app::model::Script;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -88,7 +88,7 @@ pub async fn put_extra_file(
     State(s): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<FileQuery>,
+    QueryArgs(q): QueryArgs<FileQuery>,
     req: Request,
 ) -> Result<Json<Value>> {
     let name = script_name(name);

@@ -1,14 +1,14 @@
 //! Running scripts and reading, following, cancelling and deleting tasks.
 
 use super::error::error_with;
-use super::{message, read_body, script_name};
+use super::{message, read_body, script_name, QueryArgs};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::service;
 use crate::state::AppState;
 use app::model::*;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -125,7 +125,7 @@ pub async fn run_sync(
     State(s): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<SyncQuery>,
+    QueryArgs(q): QueryArgs<SyncQuery>,
     body: Body,
 ) -> Result<Response> {
     let name = script_name(name);
@@ -247,7 +247,7 @@ pub async fn log(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<LogQuery>,
+    QueryArgs(q): QueryArgs<LogQuery>,
 ) -> Result<Response> {
     let job = service::job(&s, &caller, &id).await?;
     if q.offset < 0 {
@@ -418,7 +418,7 @@ pub struct ListQuery {
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    QueryArgs(q): QueryArgs<ListQuery>,
 ) -> Result<Json<Value>> {
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,

@@ -1,12 +1,12 @@
 //! Sign-in, users and API tokens (admin only, except signing in and out).
 
-use super::message;
+use super::{message, JsonBody, QueryArgs};
 use crate::auth::{clear_session_cookie, session_cookie, Caller};
 use crate::error::{Error, Result};
 use crate::service;
 use crate::state::AppState;
 use app::model::Role;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -21,7 +21,10 @@ pub struct SignIn {
     password: String,
 }
 
-pub async fn sign_in(State(s): State<AppState>, Json(body): Json<SignIn>) -> Result<Response> {
+pub async fn sign_in(
+    State(s): State<AppState>,
+    JsonBody(body): JsonBody<SignIn>,
+) -> Result<Response> {
     let (caller, secret) = s.auth.sign_in(&body.username, &body.password).await?;
     let secure = s.public_url.starts_with("https://");
     Ok((
@@ -63,7 +66,7 @@ pub struct NewUser {
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
-    Json(u): Json<NewUser>,
+    JsonBody(u): JsonBody<NewUser>,
 ) -> Result<Response> {
     service::create_user(&s, &caller, &u.username, &u.password, u.role).await?;
     Ok((
@@ -83,7 +86,7 @@ pub async fn update(
     State(s): State<AppState>,
     caller: Caller,
     Path(username): Path<String>,
-    Json(ch): Json<UserChange>,
+    JsonBody(ch): JsonBody<UserChange>,
 ) -> Result<Json<Value>> {
     caller.require(Role::Admin, "changing users")?;
     let hash = match ch.password {
@@ -136,7 +139,7 @@ pub struct TokenQuery {
 pub async fn list_tokens(
     State(s): State<AppState>,
     caller: Caller,
-    Query(q): Query<TokenQuery>,
+    QueryArgs(q): QueryArgs<TokenQuery>,
 ) -> Result<Json<Value>> {
     caller.require(Role::Admin, "listing tokens")?;
     Ok(Json(json!(
@@ -155,7 +158,7 @@ pub struct NewToken {
 pub async fn create_token(
     State(s): State<AppState>,
     caller: Caller,
-    Json(t): Json<NewToken>,
+    JsonBody(t): JsonBody<NewToken>,
 ) -> Result<Response> {
     caller.require(Role::Admin, "creating tokens")?;
     let name = t.name.unwrap_or_else(|| "api token".into());
@@ -173,9 +176,14 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Json<Value>> {
     caller.require(Role::Admin, "revoking tokens")?;
+    let id: i64 = id.parse().map_err(|_| {
+        Error::BadRequest(format!(
+            "{id:?} is not a token id (a number, from GET /api/tokens)"
+        ))
+    })?;
     if !s.engine.store().revoke_token(id).await? {
         return Err(Error::NotFound(format!(
             "there is no API token with id {id}"

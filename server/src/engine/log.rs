@@ -21,6 +21,9 @@ use tokio::sync::{broadcast, mpsc};
 /// Longest line kept as one; longer output is split into lines of this size.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_millis(1000);
+/// Head lines waiting for the database past this many bytes are written at
+/// once rather than at the next tick, so a fast writer cannot pile them up.
+const FLUSH_HEAD_BYTES: i64 = 1024 * 1024;
 
 /// A raw line from a reader.
 pub struct Raw {
@@ -111,7 +114,12 @@ pub async fn pump(
     loop {
         tokio::select! {
             raw = rx.recv() => match raw {
-                Some(raw) => st.push(raw, &live),
+                Some(raw) => {
+                    st.push(raw, &live);
+                    if st.head_waiting(){
+                        st.flush(&store, &job_id, &live).await;
+                    }
+                }
                 None => break,
             },
             _ = tick.tick() => st.flush(&store, &job_id, &live).await,
@@ -142,6 +150,8 @@ struct PumpState {
     dropped_upto: i64,
     /// Whether stored tail lines up to `dropped_upto` still need deleting.
     dirty_drop: bool,
+    /// Bytes of head lines not yet written.
+    unflushed_head_bytes: i64,
 }
 
 impl PumpState {
@@ -160,6 +170,7 @@ impl PumpState {
         if !self.in_tail && self.head_bytes + len <= self.half {
             self.head_bytes += len;
             self.head_last = self.n;
+            self.unflushed_head_bytes += len;
         } else {
             self.in_tail = true;
             self.tail.push_back((self.n, len));
@@ -186,6 +197,15 @@ impl PumpState {
         if live.lines.receiver_count() > 0 {
             let _ = live.lines.send(line);
         }
+    }
+
+    /// Whether head lines must be written now: past [`FLUSH_HEAD_BYTES`], or
+    /// once the tail has begun. Head lines sit in front of the tail in
+    /// `unflushed`, and only with them gone can the sliding window drop the
+    /// oldest tail lines from memory, keeping it near `max_bytes / 2`.
+    fn head_waiting(&self) -> bool {
+        self.unflushed_head_bytes > 0
+            && (self.in_tail || self.unflushed_head_bytes >= FLUSH_HEAD_BYTES)
     }
 
     async fn flush(&mut self, store: &Store, job_id: &str, live: &LiveLog) {
@@ -218,6 +238,7 @@ impl PumpState {
         {
             Ok(()) => {
                 self.dirty_drop = false;
+                self.unflushed_head_bytes = 0;
                 if let Some(last) = last {
                     let mut unflushed = live.unflushed.lock().unwrap();
                     while unflushed.front().is_some_and(|(l, _)| l.n <= last) {
@@ -225,8 +246,11 @@ impl PumpState {
                     }
                 }
             }
-            // The lines stay in memory and go with the next flush.
-            Err(e) => tracing::warn!(job.id = job_id, error = %e, "writing the log failed"),
+            // The lines stay in memory and go with the next tick's flush.
+            Err(e) => {
+                self.unflushed_head_bytes = 0;
+                tracing::warn!(job.id = job_id, error = %e, "writing the log failed");
+            }
         }
     }
 }

@@ -366,7 +366,6 @@ impl Engine {
                 output: None,
             };
             self.inner.store.finish_job(&id, &finish).await?;
-            self.inner.store.delete_job_tokens(&id).await?;
             tracing::warn!(job.id = %id, processes_killed = killed, "job interrupted by restart");
         }
         // Working directories of jobs that are not running are leftovers.

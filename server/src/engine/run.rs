@@ -55,7 +55,7 @@ impl Engine {
                     (JobStatus::Error, None, Some(message), None)
                 }
                 Ok(prep) => {
-                    let ending = self.execute(&prep, &job, tx.clone(), &syslog, cancel).await;
+                    let ending = self.execute(&prep, tx.clone(), &syslog, cancel).await;
                     let output = self.keep_output(&job, &prep).await;
                     let (status, code, error) = describe(ending);
                     (status, code, error, output)
@@ -73,13 +73,13 @@ impl Engine {
                 error: error.as_deref(),
                 output: output.as_ref(),
             };
-            let store = &self.inner.store;
-            if let Err(e) = store.finish_job(&job.id, &finish).await {
-                tracing::error!(error = %e, "storing the job's final status failed");
-            }
-            if let Err(e) = store.delete_job_tokens(&job.id).await {
-                tracing::error!(error = %e, "revoking the job's token failed");
-            }
+            let done = match self.inner.store.finish_job(&job.id, &finish).await {
+                Ok(done) => done,
+                Err(e) => {
+                    tracing::error!(error = %e, "storing the job's final status and revoking its token failed");
+                    None
+                }
+            };
             let _ = tokio::fs::remove_dir_all(&root).await;
             tracing::info!(
                 status = %status,
@@ -89,9 +89,7 @@ impl Engine {
                 "job finished"
             );
             self.publish(&job.id, status);
-            if let (Some(hook), Ok(Some(done))) =
-                (self.inner.on_finish.get(), store.get_job(&job.id).await)
-            {
+            if let (Some(hook), Some(done)) = (self.inner.on_finish.get(), done) {
                 hook(done);
             }
         }
@@ -270,7 +268,6 @@ impl Engine {
     async fn execute(
         &self,
         prep: &Prepared,
-        job: &Job,
         tx: mpsc::Sender<Raw>,
         syslog: &SystemLog,
         mut cancel: watch::Receiver<bool>,
@@ -293,8 +290,9 @@ impl Engine {
                 return Ending::Exited(std::process::ExitStatus::from_raw(127 << 8));
             }
         };
+        // The group is found again after a crash by MOLGENIS_JOB_ID in
+        // /proc, so its id is not written to the database.
         let pgid = child.id().unwrap_or(0);
-        let _ = self.inner.store.set_pid(&job.id, Some(pgid)).await;
         let out = tokio::spawn(log::read_stream(
             child.stdout.take().unwrap(),
             LogStream::Stdout,
