@@ -9,6 +9,7 @@ use std::fmt;
 /// A job's state, with the names EMX2 uses. A job moves forward only:
 /// `WAITING` → `RUNNING` → one of the final states, or straight from
 /// `WAITING` to `CANCELLED`. `SKIPPED` is a cron slot that was not run.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
@@ -59,6 +60,7 @@ impl fmt::Display for JobStatus {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScriptType {
@@ -84,6 +86,7 @@ impl ScriptType {
 }
 
 /// What started a job.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
@@ -112,6 +115,7 @@ impl Trigger {
 }
 
 /// A user's one role. Each role can do what the ones below it can.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -150,6 +154,7 @@ pub struct Me {
 }
 
 /// Name and size of a script's extra file.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExtraFileInfo {
     pub name: String,
@@ -158,6 +163,7 @@ pub struct ExtraFileInfo {
 
 /// A stored script, as the definition endpoints and the UI exchange it.
 /// Field names follow EMX2's columns (`outputFileExtension`, `failureAddress`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Script {
@@ -384,6 +390,7 @@ pub struct JobFilter {
 }
 
 /// What the health check reports.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub status: String,
@@ -412,6 +419,7 @@ pub enum SaveOutcome {
 }
 
 /// A scheduled script and its coming fire times.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleInfo {
     pub name: String,

@@ -311,6 +311,13 @@ fn require_post(rc: &RequestContext) -> async_graphql::Result<()> {
 
 /// `GET /api/graphql?query=…` and `POST /api/graphql` with a JSON body
 /// `{"query", "variables", "operationName"}`.
+#[utoipa::path(post, path = "/api/graphql", operation_id = "graphql", tag = "users",
+    description = "The part of EMX2's GraphQL API the MOLGENIS Python client needs: `_schemas` \
+    (always empty), `_manifest`, `_session`, `_tasks`, and the mutations `signin` and `signout`. \
+    `GET` with `?query=` works for queries.",
+    request_body(content = Object, description = "`{\"query\", \"variables\"}`"),
+    responses((status = 200, description = "a GraphQL answer", body = Object),
+        (status = 400, description = "GraphQL errors in the standard `errors` array", body = Object)))]
 pub async fn handler(State(s): State<AppState>, parts: Parts, body: Body) -> Response {
     // A POST from another site's page must not act with a signed-in
     // browser's cookie (nor sign it in to another account).

@@ -8,6 +8,7 @@
 //! credentials (the [`crate::auth::Caller`] extractor).
 
 pub mod error;
+pub mod openapi;
 mod scripts;
 pub(crate) mod tasks;
 mod users;
@@ -24,6 +25,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let extra_file_limit = state.cfg.max_extra_file_bytes + 64 * 1024;
     Router::new()
         .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route(
             "/api/graphql",
             get(crate::graphql::handler).post(crate::graphql::handler),
@@ -76,6 +78,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// `GET /api/health`: the one route without authentication.
+#[utoipa::path(get, path = "/api/health", operation_id = "health", tag = "runs", security(()),
+    responses((status = 200, description = "status, version, database, waiting and running jobs",
+        body = app::model::Health)))]
 async fn health(State(s): State<AppState>) -> Json<app::model::Health> {
     Json(crate::service::health(&s).await)
 }

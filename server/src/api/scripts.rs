@@ -1,5 +1,6 @@
 //! Script definitions: list, read, create or replace, delete, extra file.
 
+use super::openapi::ErrorBody;
 use super::{message, script_name, QueryArgs};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
@@ -14,10 +15,15 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
+#[utoipa::path(get, path = "/api/scripts", operation_id = "list_scripts", tag = "scripts",
+    responses((status = 200, body = Vec<Script>)))]
 pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<Json<Vec<Script>>> {
     Ok(Json(service::scripts(&s, &caller).await?))
 }
 
+#[utoipa::path(get, path = "/api/scripts/{name}/definition", operation_id = "get_script", tag = "scripts",
+    params(("name" = String, Path, description = "script name")),
+    responses((status = 200, body = Script), (status = 404, body = ErrorBody)))]
 pub async fn get_one(
     State(s): State<AppState>,
     caller: Caller,
@@ -28,6 +34,11 @@ pub async fn get_one(
     ))
 }
 
+#[utoipa::path(put, path = "/api/scripts/{name}", operation_id = "save_script", tag = "scripts",
+    params(("name" = String, Path, description = "script name")),
+    request_body = Script,
+    responses((status = 201, description = "created", body = Script), (status = 200, description = "replaced", body = Script),
+        (status = 400, description = "a field is invalid; each error names its `field`", body = ErrorBody)))]
 /// `PUT /api/scripts/{name}`: create (201) or replace (200). The path names
 /// the script; a `name` in the body, when given, must agree.
 pub async fn save(
@@ -67,6 +78,10 @@ pub async fn save(
     Ok((code, Json(saved)).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/scripts/{name}", operation_id = "delete_script", tag = "scripts",
+    description = "Deletes the script and its schedule; its jobs stay.",
+    params(("name" = String, Path, description = "script name")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,
@@ -82,6 +97,13 @@ pub struct FileQuery {
     filename: Option<String>,
 }
 
+#[utoipa::path(put, path = "/api/scripts/{name}/extra-file", operation_id = "put_extra_file", tag = "scripts",
+    description = "Multipart (the file part's name is kept) or a raw body with `?filename=`.",
+    params(("name" = String, Path, description = "script name"),
+        ("filename" = Option<String>, Query, description = "file name for a raw body")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 /// `PUT /api/scripts/{name}/extra-file`: multipart (the file part's own
 /// name is kept) or a raw body with `?filename=`.
 pub async fn put_extra_file(
@@ -148,6 +170,9 @@ pub async fn put_extra_file(
     )))
 }
 
+#[utoipa::path(delete, path = "/api/scripts/{name}/extra-file", operation_id = "delete_extra_file", tag = "scripts",
+    params(("name" = String, Path, description = "script name")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 pub async fn delete_extra_file(
     State(s): State<AppState>,
     caller: Caller,
@@ -158,6 +183,9 @@ pub async fn delete_extra_file(
     Ok(message(format!("extra file of {name:?} removed")))
 }
 
+#[utoipa::path(get, path = "/api/scripts/{name}/extra-file", operation_id = "get_extra_file", tag = "scripts",
+    params(("name" = String, Path, description = "script name")),
+    responses((status = 200, description = "the file's bytes"), (status = 404, body = ErrorBody)))]
 pub async fn get_extra_file(
     State(s): State<AppState>,
     caller: Caller,

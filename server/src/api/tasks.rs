@@ -1,6 +1,7 @@
 //! Running scripts and reading, following, cancelling and deleting tasks.
 
 use super::error::error_with;
+use super::openapi::{ErrorBody, ScheduledList};
 use super::{message, read_body, script_name, QueryArgs};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
@@ -96,6 +97,13 @@ fn params_from(body: &[u8]) -> Result<Option<String>> {
         .map_err(|_| Error::BadRequest("the parameters are not valid UTF-8 text".into()))
 }
 
+#[utoipa::path(post, path = "/api/scripts/{name}", operation_id = "run_script",
+    tag = "runs", description = "Starts a job of the script and answers at once. Also served at \
+    `/api/script/{name}` (EMX2's documented path). The raw body, whatever its type, is the parameters text.",
+    params(("name" = String, Path, description = "script name; `+` and `%20` mean a space")),
+    request_body(content = String, content_type = "text/plain", description = "parameters text (optional)"),
+    responses((status = 200, description = "started: `{\"id\", \"url\"}`", body = Object),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 /// `POST /api/script(s)/{name}`: queue a run; the body is the parameters.
 pub async fn run_async(
     State(s): State<AppState>,
@@ -119,6 +127,16 @@ pub struct SyncQuery {
     parameters: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/scripts/{name}", operation_id = "run_script_and_wait",
+    tag = "runs", description = "Runs the script and waits for the job (up to `TASKWRIGHT_SYNC_WAIT_SECONDS`). \
+    Also served at `/api/script/{name}`. Parameters come from `?parameters=` or the body.",
+    params(("name" = String, Path, description = "script name"),
+        ("parameters" = Option<String>, Query, description = "parameters text; else the body")),
+    responses((status = 200, description = "completed: the output file's bytes, or the task JSON when there is none"),
+        (status = 202, description = "still running at the limit; `Location` names the task", body = Object),
+        (status = 409, description = "the job was cancelled", body = ErrorBody),
+        (status = 500, description = "the job ended ERROR: the error, task id, status, exit code and log tail", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 /// `GET /api/script(s)/{name}`: run and wait; answers with the output file,
 /// the task, an error with the log's tail, or 202 when still running.
 pub async fn run_sync(
@@ -211,6 +229,10 @@ async fn file_response(s: &AppState, id: &str, o: &OutputInfo) -> Result<Respons
         .into_response())
 }
 
+#[utoipa::path(get, path = "/api/tasks/{id}", operation_id = "get_task", tag = "tasks",
+    description = "One task in EMX2's shape, with the newest log lines as `subTasks`.",
+    params(("id" = String, Path, description = "task (job) id")),
+    responses((status = 200, description = "the task", body = Object), (status = 404, body = ErrorBody)))]
 pub async fn get_one(
     State(s): State<AppState>,
     caller: Caller,
@@ -220,6 +242,10 @@ pub async fn get_one(
     Ok(Json(task_json(&s, &job).await?))
 }
 
+#[utoipa::path(get, path = "/api/tasks/{id}/output", operation_id = "get_task_output", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, description = "the output file, streamed, with its content type and filename"),
+        (status = 404, description = "no such task, or it has no output", body = ErrorBody)))]
 pub async fn output(
     State(s): State<AppState>,
     caller: Caller,
@@ -241,6 +267,11 @@ pub struct LogQuery {
     offset: i64,
 }
 
+#[utoipa::path(get, path = "/api/tasks/{id}/log", operation_id = "get_task_log", tag = "tasks",
+    params(("id" = String, Path, description = "task id"),
+        ("offset" = Option<i64>, Query, description = "return only what follows this byte offset")),
+    responses((status = 200, description = "the log as text; `X-Log-Offset` says where to continue", body = String, content_type = "text/plain"),
+        (status = 404, body = ErrorBody)))]
 /// `GET /api/tasks/{id}/log?offset=N`: the log as text from byte N on.
 /// `X-Log-Offset` tells where the next poll should start.
 pub async fn log(
@@ -291,6 +322,10 @@ pub async fn log(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/api/tasks/{id}/events", operation_id = "follow_task", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, description = "server-sent events: `log` lines and `status` changes, ending after the final status", content_type = "text/event-stream"),
+        (status = 404, body = ErrorBody)))]
 /// `GET /api/tasks/{id}/events`: server-sent events. `log` events carry a
 /// line (`n`, `stream`, `timeMs`, `text`), `status` events the status; the
 /// stream ends after the final status. Lines already written come first.
@@ -381,6 +416,10 @@ fn log_event(l: &LogLine) -> Event {
     )
 }
 
+#[utoipa::path(post, path = "/api/tasks/{id}/cancel", operation_id = "cancel_task", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody),
+        (status = 409, description = "the task has already finished", body = ErrorBody)))]
 pub async fn cancel(
     State(s): State<AppState>,
     caller: Caller,
@@ -390,6 +429,10 @@ pub async fn cancel(
     Ok(Json(task_json(&s, &job).await?))
 }
 
+#[utoipa::path(delete, path = "/api/tasks/{id}", operation_id = "delete_task", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody),
+        (status = 409, description = "the task is waiting or running", body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,
@@ -399,6 +442,9 @@ pub async fn delete(
     Ok(message(format!("task {id} deleted")))
 }
 
+#[utoipa::path(post, path = "/api/tasks/clear", operation_id = "clear_tasks", tag = "tasks",
+    description = "Deletes every finished task (rows, logs, outputs); waiting and running ones stay.",
+    responses((status = 200, description = "how many were deleted", body = Object)))]
 pub async fn clear(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>> {
     let n = service::clear(&s, &caller).await?;
     Ok(Json(
@@ -414,6 +460,13 @@ pub struct ListQuery {
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/tasks", operation_id = "list_tasks", tag = "tasks",
+    description = "Tasks, newest first, with EMX2's `clearUrl` and `tasks[]`.",
+    params(("limit" = Option<i64>, Query, description = "page size, default 100, at most 1000"),
+        ("offset" = Option<i64>, Query, description = "tasks to skip"),
+        ("script" = Option<String>, Query, description = "only this script's"),
+        ("status" = Option<JobStatus>, Query, description = "only this status")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
 /// `GET /api/tasks`: newest first, with EMX2's `clearUrl` and per-task urls.
 pub async fn list(
     State(s): State<AppState>,
@@ -467,6 +520,8 @@ pub async fn list(
     })))
 }
 
+#[utoipa::path(get, path = "/api/tasks/scheduled", operation_id = "list_schedules", tag = "tasks",
+    responses((status = 200, description = "`{\"scheduled\": [...]}`", body = ScheduledList)))]
 /// `GET /api/tasks/scheduled`: every schedule and its next fire times.
 pub async fn scheduled(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>> {
     caller.require(Role::Viewer, "listing schedules")?;

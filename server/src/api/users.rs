@@ -1,5 +1,6 @@
 //! Sign-in, users and API tokens (admin only, except signing in and out).
 
+use super::openapi::ErrorBody;
 use super::{message, JsonBody, QueryArgs};
 use crate::auth::{clear_session_cookie, session_cookie, Caller};
 use crate::error::{Error, Result};
@@ -13,7 +14,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignIn {
     /// EMX2 calls the user name `email`; both are accepted.
     #[serde(alias = "email")]
@@ -21,6 +22,10 @@ pub struct SignIn {
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/signin", operation_id = "sign_in", tag = "users",
+    description = "Sets an HttpOnly session cookie. `email` is accepted for `username`.",
+    request_body = SignIn, security(()),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 pub async fn sign_in(
     State(s): State<AppState>,
     JsonBody(body): JsonBody<SignIn>,
@@ -34,6 +39,8 @@ pub async fn sign_in(
         .into_response())
 }
 
+#[utoipa::path(post, path = "/api/signout", operation_id = "sign_out", tag = "users",
+    responses((status = 200, body = Object)))]
 pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Result<Response> {
     s.auth.sign_out(&headers).await?;
     Ok((
@@ -43,10 +50,14 @@ pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Result<R
         .into_response())
 }
 
+#[utoipa::path(get, path = "/api/me", operation_id = "me", tag = "users",
+    responses((status = 200, description = "`username`, `role`, and `jobId` for a job token", body = Object)))]
 pub async fn me(caller: Caller) -> Json<Value> {
     Json(json!({"username": caller.username, "role": caller.role, "jobId": caller.job_id}))
 }
 
+#[utoipa::path(get, path = "/api/users", operation_id = "list_users", tag = "users",
+    responses((status = 200, body = Object)))]
 pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>> {
     caller.require(Role::Admin, "listing users")?;
     let users = s.engine.store().list_users().await?;
@@ -56,13 +67,16 @@ pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<Json<Valu
         .collect::<Vec<_>>())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     username: String,
     password: String,
     role: Role,
 }
 
+#[utoipa::path(post, path = "/api/users", operation_id = "create_user", tag = "users",
+    request_body = NewUser,
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -76,12 +90,15 @@ pub async fn create(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UserChange {
     password: Option<String>,
     role: Option<Role>,
 }
 
+#[utoipa::path(put, path = "/api/users/{username}", operation_id = "update_user", tag = "users",
+    params(("username" = String, Path)), request_body = UserChange,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -112,6 +129,9 @@ pub async fn update(
     Ok(message(format!("user {username:?} updated")))
 }
 
+#[utoipa::path(delete, path = "/api/users/{username}", operation_id = "delete_user", tag = "users",
+    params(("username" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,
@@ -136,6 +156,10 @@ pub struct TokenQuery {
     username: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/tokens", operation_id = "list_tokens", tag = "users",
+    description = "API tokens made by admins (never the secret; job tokens are not listed).",
+    params(("username" = Option<String>, Query, description = "only this user's")),
+    responses((status = 200, body = Object)))]
 pub async fn list_tokens(
     State(s): State<AppState>,
     caller: Caller,
@@ -147,13 +171,17 @@ pub async fn list_tokens(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     username: String,
     #[serde(default)]
     name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/tokens", operation_id = "create_token", tag = "users",
+    description = "The answer's `token` is the only time the secret is shown.",
+    request_body = NewToken,
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 /// Creates a token; the answer is the only time it is shown.
 pub async fn create_token(
     State(s): State<AppState>,
@@ -173,6 +201,9 @@ pub async fn create_token(
         .into_response())
 }
 
+#[utoipa::path(delete, path = "/api/tokens/{id}", operation_id = "revoke_token", tag = "users",
+    params(("id" = i64, Path, description = "token id from GET /api/tokens")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     State(s): State<AppState>,
     caller: Caller,
