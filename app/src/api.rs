@@ -23,17 +23,19 @@ mod ssr {
             .unwrap_or_default()
     }
 
+    /// The error for the page, with a status code that says what kind it is
+    /// (a refused or invalid call is not a server failure).
     pub fn to_fn_error(e: BackendError) -> ServerFnError {
-        if matches!(e, BackendError::Unauthenticated) {
-            leptos_axum::ResponseOptions::set_status(
-                &expect_context::<leptos_axum::ResponseOptions>(),
-                http::StatusCode::UNAUTHORIZED,
-            );
-        } else if matches!(e, BackendError::Forbidden(_)) {
-            leptos_axum::ResponseOptions::set_status(
-                &expect_context::<leptos_axum::ResponseOptions>(),
-                http::StatusCode::FORBIDDEN,
-            );
+        let status = match &e {
+            BackendError::Unauthenticated => http::StatusCode::UNAUTHORIZED,
+            BackendError::Forbidden(_) => http::StatusCode::FORBIDDEN,
+            BackendError::NotFound(_) => http::StatusCode::NOT_FOUND,
+            BackendError::Conflict(_) => http::StatusCode::CONFLICT,
+            BackendError::Invalid(_) | BackendError::BadRequest(_) => http::StatusCode::BAD_REQUEST,
+            BackendError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+            options.set_status(status);
         }
         ServerFnError::new(e.to_string())
     }

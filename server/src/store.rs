@@ -672,6 +672,22 @@ impl Store {
         Ok(())
     }
 
+    /// A token for job `job_id` acting as `username`, in one statement.
+    /// False when that user no longer exists (the job then runs without one).
+    pub async fn create_job_token(&self, username: &str, job_id: &str, hash: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO tokens (user_id, name, token_hash, job_id, created_ms) \
+             SELECT id, 'job ' || ?2, ?3, ?2, ?4 FROM users WHERE username = ?1",
+        )
+        .bind(username)
+        .bind(job_id)
+        .bind(hash)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     pub async fn create_token(
         &self,
         user_id: i64,

@@ -82,3 +82,47 @@ fn bad_setting_is_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--bind"));
 }
+
+/// A server function that is refused answers with a status that says why
+/// (404 for a missing script, 403 for a role that may not), not 500.
+#[tokio::test]
+async fn server_function_errors_have_fitting_status_codes() {
+    let s = TestServer::start().await;
+    let call = |endpoint: &str, token: String| {
+        s.http
+            .post(format!("{}/apps/tasks/fn/{endpoint}", s.url))
+            .header("x-molgenis-token", token)
+            .form(&[("name", "no such script")])
+            .send()
+    };
+    let r = call("get_script", s.admin_token.clone()).await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("no such script"));
+
+    let viewer: serde_json::Value = s
+        .post("/api/users")
+        .json(&serde_json::json!({"username": "vera", "password": "a-long-password", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(viewer["role"], "viewer");
+    let token: serde_json::Value = s
+        .post("/api/tokens")
+        .json(&serde_json::json!({"username": "vera"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = call(
+        "delete_script",
+        token["token"].as_str().unwrap().to_string(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+}

@@ -124,11 +124,14 @@ impl Engine {
             .await
             .map_err(|e| format!("cannot create the job's working directory: {e}"))?;
 
-        if let Some((name, bytes)) = store
-            .extra_file(&job.script)
-            .await
-            .map_err(|e| format!("reading the extra file failed: {e}"))?
-        {
+        let extra = match script.extra_file {
+            None => None,
+            Some(_) => store
+                .extra_file(&job.script)
+                .await
+                .map_err(|e| format!("reading the extra file failed: {e}"))?,
+        };
+        if let Some((name, bytes)) = extra {
             let dir = workdir.clone();
             let placed = tokio::task::spawn_blocking(move || {
                 super::extract::place_extra_file(&dir, &name, &bytes)
@@ -247,20 +250,14 @@ impl Engine {
         let Some(user) = &job.submit_user else {
             return Ok(None);
         };
-        let store = &self.inner.store;
-        let Some(u) = store
-            .user_by_name(user)
-            .await
-            .map_err(|e| format!("looking up the user failed: {e}"))?
-        else {
-            return Ok(None);
-        };
         let (token, hash) = new_secret("twj");
-        store
-            .create_token(u.id, &format!("job {}", job.id), &hash, Some(&job.id))
+        let made = self
+            .inner
+            .store
+            .create_job_token(user, &job.id, &hash)
             .await
             .map_err(|e| format!("creating the job's token failed: {e}"))?;
-        Ok(Some(token))
+        Ok(made.then_some(token))
     }
 
     /// Spawns the process and waits for it to exit, be cancelled or time out.
