@@ -163,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
     ));
 
     // 5. The API over 100,000 finished jobs.
-    let pool = &engine.store().pool;
+    let pool = &engine.store().writer;
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
         .fetch_one(pool)
         .await?;

@@ -36,9 +36,16 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The database's connections: readers, and the one writer (see
+/// [`crate::store::Store`] for why writes go through one connection).
+pub struct Pools {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+}
+
 /// Opens (creating when missing) the database and applies pending migrations.
 /// WAL journal, foreign keys on, 5 s busy timeout.
-pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
+pub async fn connect(url: &str) -> anyhow::Result<Pools> {
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("the database URL {url:?} is not a SQLite URL"))?
         .create_if_missing(true)
@@ -46,16 +53,21 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await
+        .with_context(|| format!("cannot open the database {url}"))?;
+    MIGRATOR
+        .run(&write)
+        .await
+        .context("applying database migrations failed; the server will not start")?;
+    let read = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database {url}"))?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .context("applying database migrations failed; the server will not start")?;
-    Ok(pool)
+    Ok(Pools { read, write })
 }
 
 /// Milliseconds since the Unix epoch.

@@ -60,8 +60,7 @@ pub struct Built {
 /// listened on (it matters when the configured port is 0).
 pub async fn build(cfg: Config, bound: SocketAddr) -> anyhow::Result<Built> {
     db::prepare_data_dir(&cfg.data_dir)?;
-    let pool = db::connect(&cfg.database_url()).await?;
-    let store = store::Store::new(pool);
+    let store = store::Store::new(db::connect(&cfg.database_url()).await?);
     let public_url = cfg.public_url(bound);
     let data_dir = std::fs::canonicalize(&cfg.data_dir)
         .with_context(|| format!("cannot resolve {}", cfg.data_dir.display()))?;

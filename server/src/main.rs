@@ -101,12 +101,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         ),
         None => println!("Sign in with your Taskwright user name and password."),
     }
-    let pool = built.state.engine.store().pool.clone();
+    let store = built.state.engine.store().clone();
     axum::serve(listener, built.router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("shutting down: closing the database");
-    pool.close().await;
+    store.close().await;
     Ok(())
 }
 

@@ -1,8 +1,8 @@
 //! Every SQL statement Taskwright runs. Values are always bound, never
 //! formatted into the SQL text.
 //!
-//! The store owns no state beyond the pool; the engine decides *when* rows
-//! change, the store only makes each change atomic. Status changes are
+//! The store owns no state beyond its two pools; the engine decides *when*
+//! rows change, the store only makes each change atomic. Status changes are
 //! guarded in SQL (`WHERE status = 'RUNNING'`), so a finished job can never
 //! change status again, whoever calls.
 
@@ -13,9 +13,17 @@ use app::model::*;
 // statements; every value is bound.
 use sqlx::{AssertSqlSafe, FromRow, SqlitePool};
 
+/// Reads go to `pool`, a few connections that read in parallel under WAL.
+/// Every statement that writes goes to `writer`, a pool of exactly one
+/// connection: SQLite allows one writer at a time, and queueing writers in
+/// the pool (an async wait) is much cheaper than letting several
+/// connections collide and back off in SQLite's busy handler (sleeps of 1
+/// to 100 ms). Both are created by [`crate::db::connect`] and closed by
+/// [`Store::close`] at shutdown.
 #[derive(Clone)]
 pub struct Store {
     pub pool: SqlitePool,
+    pub writer: SqlitePool,
 }
 
 #[derive(FromRow)]
@@ -181,8 +189,17 @@ pub struct PendingLine {
 }
 
 impl Store {
-    pub fn new(pool: SqlitePool) -> Self {
-        Store { pool }
+    pub fn new(pools: crate::db::Pools) -> Self {
+        Store {
+            pool: pools.read,
+            writer: pools.write,
+        }
+    }
+
+    /// Closes both pools, waiting for statements in flight.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
     }
 
     // --- scripts -------------------------------------------------------
@@ -208,7 +225,7 @@ impl Store {
     /// it was created.
     pub async fn save_script(&self, s: &Script, saved_by: &str) -> Result<bool> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let existed: Option<i64> = sqlx::query_scalar("SELECT 1 FROM scripts WHERE name = ?")
             .bind(&s.name)
             .fetch_optional(&mut *tx)
@@ -248,7 +265,7 @@ impl Store {
     pub async fn delete_script(&self, name: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM scripts WHERE name = ?")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -261,7 +278,7 @@ impl Store {
         .bind(file.map(|f| f.1))
         .bind(now_ms())
         .bind(name)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -296,7 +313,7 @@ impl Store {
         .bind(now)
         .bind(finished)
         .bind(j.error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -311,7 +328,7 @@ impl Store {
         );
         let row: Option<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(now_ms())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await?;
         Ok(row.map(Into::into))
     }
@@ -326,7 +343,7 @@ impl Store {
              output_name = ?, output_size = ?, output_content_type = ?, pid = NULL \
              WHERE id = ? AND status = 'RUNNING' RETURNING {JOB_COLUMNS}"
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row: Option<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(f.status.as_str())
             .bind(now)
@@ -355,7 +372,7 @@ impl Store {
         )
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -434,7 +451,7 @@ impl Store {
         if status.is_finished() {
             sqlx::query("DELETE FROM jobs WHERE id = ? AND status NOT IN ('WAITING', 'RUNNING')")
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         }
         Ok(Some(status))
@@ -447,7 +464,7 @@ impl Store {
         );
         let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(arg)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?;
         Ok(ids)
     }
@@ -490,7 +507,7 @@ impl Store {
             .bind(status)
             .bind(error)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -509,7 +526,7 @@ impl Store {
         omitted_bytes: i64,
         total_lines: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         if let Some((after, upto)) = drop_range {
             sqlx::query("DELETE FROM job_log WHERE job_id = ? AND n > ? AND n <= ?")
                 .bind(job_id)
@@ -588,7 +605,7 @@ impl Store {
         .bind(hash)
         .bind(role.as_str())
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await;
         match r {
             Ok(r) => Ok(r.last_insert_rowid()),
@@ -625,7 +642,7 @@ impl Store {
         .bind(hash)
         .bind(role.map(|r| r.as_str()))
         .bind(username)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -633,7 +650,7 @@ impl Store {
     pub async fn delete_user(&self, username: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM users WHERE username = ?")
             .bind(username)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -647,7 +664,7 @@ impl Store {
         .bind(user_id)
         .bind(now)
         .bind(now + ttl_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -667,7 +684,7 @@ impl Store {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ? OR expires_ms < ?")
             .bind(hash)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -683,7 +700,7 @@ impl Store {
         .bind(job_id)
         .bind(hash)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -703,7 +720,7 @@ impl Store {
         .bind(hash)
         .bind(job_id)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.last_insert_rowid())
     }
@@ -735,7 +752,7 @@ impl Store {
     pub async fn revoke_token(&self, id: i64) -> Result<bool> {
         let r = sqlx::query("DELETE FROM tokens WHERE id = ? AND job_id IS NULL")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected() > 0)
     }

@@ -162,17 +162,20 @@ impl Engine {
             .map_err(|e| format!("cannot create the output file: {e}"))?;
 
         let body = script.script.replace("${jobId}", &job.id);
+        let base_path =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         let (program, mut args, path_prefix) = match script.script_type {
             ScriptType::Bash => {
                 let file = root.join("script.sh");
                 tokio::fs::write(&file, body)
                     .await
                     .map_err(|e| format!("cannot write the script: {e}"))?;
-                (
-                    PathBuf::from("bash"),
-                    vec![file.to_string_lossy().into_owned()],
-                    None,
-                )
+                // An absolute program path lets std spawn with posix_spawn
+                // (vfork) rather than fork, which copies the server's page
+                // tables: about a millisecond of CPU per job.
+                let bash = find_program("bash", &base_path)
+                    .ok_or_else(|| format!("bash was not found on PATH ({base_path})"))?;
+                (bash, vec![file.to_string_lossy().into_owned()], None)
             }
             ScriptType::Python => {
                 // In the working directory, so the script imports modules
@@ -198,8 +201,6 @@ impl Engine {
         }
 
         let token = self.job_token(job).await?;
-        let base_path =
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         let path = match path_prefix {
             Some(p) => format!("{}:{base_path}", p.display()),
             None => base_path,
@@ -378,6 +379,16 @@ impl Engine {
             content_type,
         })
     }
+}
+
+/// The first executable file named `name` in the directories of `path`.
+fn find_program(name: &str, path: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 fn describe(ending: Ending) -> (JobStatus, Option<i32>, Option<String>) {

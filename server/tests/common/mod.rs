@@ -77,7 +77,7 @@ impl TestServer {
     /// Stops serving and closes the database, as a shutdown would.
     pub async fn stop(self) -> Option<tempfile::TempDir> {
         self.server.abort();
-        self.state.engine.store().pool.close().await;
+        self.state.engine.store().close().await;
         self._tmp
     }
 
