@@ -319,6 +319,36 @@ async fn finished_job_leaves_no_background_process() {
     assert!(!alive(pid));
 }
 
+/// A process that left the job's process group with `setsid` is killed
+/// shortly after the job ends, found by the job id in its environment.
+#[tokio::test]
+async fn setsid_escapee_is_killed_after_the_job() {
+    let s = TestServer::start().await;
+    s.put_script(
+        "escaper",
+        // Waits until the child leads its own session, so the job ends
+        // with the escape done (field 6 of /proc/PID/stat is the session).
+        bash(
+            "setsid sleep 600 > /dev/null 2>&1 < /dev/null & pid=$!\n\
+             while [ \"$(cut -d' ' -f6 /proc/$pid/stat)\" != \"$pid\" ]; do sleep 0.01; done\n\
+             echo $pid > \"$OUTPUT_FILE\"",
+        ),
+    )
+    .await;
+    let id = s.submit("escaper", None).await;
+    assert_eq!(s.wait_done(&id, 30).await["status"], "COMPLETED");
+    let pid: i32 = std::fs::read_to_string(s.state.engine.output_path(&id))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let t0 = Instant::now();
+    while alive(pid) && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!alive(pid), "the setsid process outlived its job");
+}
+
 /// A timeout kills the process tree and the job ends ERROR "timed out after N s".
 #[tokio::test]
 async fn timeout_kills_the_tree() {

@@ -10,7 +10,10 @@
 //!   holding its cancel switch and its live log; inserted by the dispatcher,
 //!   removed by the job's own task when the job has its final status;
 //! - `changes`: a broadcast of every status change, which the REST API's
-//!   synchronous runs and event streams, and the mailer, listen to.
+//!   synchronous runs and event streams, and the mailer, listen to;
+//! - `ended`: ids of jobs that have just ended, filled by each job's task
+//!   and emptied by the escapee sweeper, which kills what is left of them
+//!   outside their process group (see [`process::kill_leftovers`]).
 //!
 //! The database is the source of truth: a status is published only after it
 //! is stored, and waiting jobs survive a restart because they are rows.
@@ -25,7 +28,7 @@ use crate::db::now_ms;
 use crate::error::{Error, Result};
 use crate::store::{NewJob, Store};
 use app::model::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -89,6 +92,8 @@ struct Inner {
     wake: Notify,
     changes: broadcast::Sender<JobChange>,
     on_finish: OnceLock<FinishHook>,
+    ended: Mutex<HashSet<String>>,
+    ended_wake: Notify,
 }
 
 /// What a cancel request did.
@@ -115,11 +120,14 @@ impl Engine {
                 wake: Notify::new(),
                 changes: broadcast::channel(1024).0,
                 on_finish: OnceLock::new(),
+                ended: Mutex::new(HashSet::new()),
+                ended_wake: Notify::new(),
             }),
         };
         engine.recover().await?;
         tokio::spawn(engine.clone().dispatch());
         tokio::spawn(engine.clone().sweep_forever());
+        tokio::spawn(engine.clone().sweep_escapees());
         Ok(engine)
     }
 
@@ -338,6 +346,8 @@ impl Engine {
                             let id = job.id.clone();
                             engine.run(job, entry.live.clone(), cancel_rx).await;
                             engine.inner.running.lock().unwrap().remove(&id);
+                            engine.inner.ended.lock().unwrap().insert(id);
+                            engine.inner.ended_wake.notify_one();
                             engine.inner.active.fetch_sub(1, Ordering::SeqCst);
                             engine.inner.wake.notify_one();
                         });
@@ -354,11 +364,36 @@ impl Engine {
         }
     }
 
+    /// Kills processes of ended jobs that left their process group (with
+    /// `setsid`, say), so none outlives its job by more than about 100 ms.
+    /// The group itself was killed when the job ended; this costs one pass
+    /// over `/proc` per batch of ended jobs, off the jobs' own path.
+    async fn sweep_escapees(self) {
+        loop {
+            self.inner.ended_wake.notified().await;
+            // Let jobs ending together share one pass.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let ids = std::mem::take(&mut *self.inner.ended.lock().unwrap());
+            let killed = tokio::task::spawn_blocking(move || {
+                let killed = process::kill_leftovers(&ids);
+                (killed > 0).then_some((killed, ids))
+            })
+            .await;
+            if let Ok(Some((killed, ids))) = killed {
+                tracing::warn!(
+                    processes_killed = killed,
+                    jobs = ?ids,
+                    "killed processes that outlived their job outside its process group"
+                );
+            }
+        }
+    }
+
     /// After a crash: jobs still marked `RUNNING` end `ERROR`, their
     /// processes are killed and their working directories removed.
     async fn recover(&self) -> Result<()> {
         for (id, _pid) in self.inner.store.running_jobs().await? {
-            let killed = process::kill_leftovers(&id);
+            let killed = process::kill_leftovers(&HashSet::from([id.clone()]));
             let finish = crate::store::Finish {
                 status: JobStatus::Error,
                 exit_code: None,

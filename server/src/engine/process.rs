@@ -1,6 +1,7 @@
 //! Process-group plumbing: killing a job's whole tree, naming signals, and
 //! finding a crashed server's leftover job processes.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// Sends `signal` to every process in the group led by `pgid`.
@@ -46,12 +47,20 @@ pub fn signal_name(sig: i32) -> String {
     format!("{name} (signal {sig})")
 }
 
-/// Kills every process whose environment carries `MOLGENIS_JOB_ID=<job_id>`:
-/// the leftovers of a job whose server died. Matching on the job id rather
-/// than a stored pid means a reused pid is never hit, and a child that left
-/// the process group is still found. Returns how many were killed.
-pub fn kill_leftovers(job_id: &str) -> usize {
-    let needle = format!("MOLGENIS_JOB_ID={job_id}");
+/// Kills every process whose environment carries `MOLGENIS_JOB_ID=<id>` for
+/// one of `job_ids`: what is left of jobs that have ended, including
+/// processes that left the job's process group with `setsid`, and the
+/// leftovers of jobs whose server died. Matching on job ids we know have
+/// ended, rather than on stored pids, means a reused pid is never hit and
+/// another server's jobs on the same machine are never touched. One pass
+/// over `/proc` serves any number of ids. Returns how many were killed.
+///
+/// A process that replaced its whole environment (`env -i`) is not found.
+pub fn kill_leftovers(job_ids: &HashSet<String>) -> usize {
+    if job_ids.is_empty() {
+        return 0;
+    }
+    const KEY: &[u8] = b"MOLGENIS_JOB_ID=";
     let mut killed = 0;
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
@@ -67,11 +76,13 @@ pub fn kill_leftovers(job_id: &str) -> usize {
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
             continue;
         };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle.as_bytes())
-        {
-            // SAFETY: kill(2) on a pid we just found carrying this job's id.
+        let hit = environ.split(|b| *b == 0).any(|var| {
+            var.strip_prefix(KEY)
+                .and_then(|id| std::str::from_utf8(id).ok())
+                .is_some_and(|id| job_ids.contains(id))
+        });
+        if hit {
+            // SAFETY: kill(2) on a pid we just found carrying an ended job's id.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
