@@ -85,6 +85,10 @@ pub struct Config {
     #[arg(long, env = "TASKWRIGHT_MAX_EXTRA_FILE_BYTES", default_value_t = 100 * 1024 * 1024)]
     pub max_extra_file_bytes: usize,
 
+    /// Most bytes a ZIP extra file may unpack to in a job's directory.
+    #[arg(long, env = "TASKWRIGHT_MAX_UNPACKED_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub max_unpacked_bytes: u64,
+
     /// How long a synchronous run (`GET /api/scripts/{name}`) waits before answering 202.
     #[arg(long, env = "TASKWRIGHT_SYNC_WAIT_SECONDS", default_value_t = 60)]
     pub sync_wait_seconds: u64,

@@ -75,6 +75,7 @@ pub async fn build(cfg: Config, bound: SocketAddr) -> anyhow::Result<Built> {
             kill_grace: Duration::from_secs(cfg.kill_grace_seconds),
             default_timeout: cfg.default_timeout_seconds.map(Duration::from_secs),
             log_max_bytes: cfg.log_max_bytes,
+            max_unpacked_bytes: cfg.max_unpacked_bytes,
             public_url: public_url.clone(),
             retention_days: cfg.retention_days,
             retention_max_jobs: cfg.retention_max_jobs,

@@ -47,6 +47,8 @@ pub struct EngineConfig {
     pub kill_grace: Duration,
     pub default_timeout: Option<Duration>,
     pub log_max_bytes: u64,
+    /// Most bytes a ZIP extra file may unpack to.
+    pub max_unpacked_bytes: u64,
     pub public_url: String,
     pub retention_days: u64,
     pub retention_max_jobs: u64,

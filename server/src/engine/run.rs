@@ -133,8 +133,9 @@ impl Engine {
         };
         if let Some((name, bytes)) = extra {
             let dir = workdir.clone();
+            let max_unpacked = cfg.max_unpacked_bytes;
             let placed = tokio::task::spawn_blocking(move || {
-                super::extract::place_extra_file(&dir, &name, &bytes)
+                super::extract::place_extra_file(&dir, &name, &bytes, max_unpacked)
             })
             .await
             .map_err(|e| format!("unpacking the extra file failed: {e}"))?;
