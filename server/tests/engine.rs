@@ -349,6 +349,32 @@ async fn setsid_escapee_is_killed_after_the_job() {
     assert!(!alive(pid), "the setsid process outlived its job");
 }
 
+/// Regression: a `setsid` child holding the job's stdout open kept the job
+/// RUNNING (and its token valid) until the child ended.
+#[tokio::test]
+async fn setsid_child_holding_stdout_does_not_keep_the_job_running() {
+    let s = TestServer::start().await;
+    s.put_script(
+        "holder",
+        bash(
+            "setsid sleep 600 & pid=$!\n\
+             while [ \"$(cut -d' ' -f6 /proc/$pid/stat)\" != \"$pid\" ]; do sleep 0.01; done\n\
+             echo main-done",
+        ),
+    )
+    .await;
+    let t0 = Instant::now();
+    let id = s.submit("holder", None).await;
+    let t = s.wait_done(&id, 30).await;
+    assert_eq!(t["status"], "COMPLETED");
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "the job waited {:?} for its escaped child",
+        t0.elapsed()
+    );
+    assert!(s.log(&id).await.contains("main-done"));
+}
+
 /// A timeout kills the process tree and the job ends ERROR "timed out after N s".
 #[tokio::test]
 async fn timeout_kills_the_tree() {

@@ -142,12 +142,17 @@ mod tests {
     #[test]
     fn archive_over_the_unpacked_limit_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = place_extra_file(dir.path(), "bomb.zip", &zeros_zip(1_000_000), 100_000)
-            .unwrap_err();
+        let err =
+            place_extra_file(dir.path(), "bomb.zip", &zeros_zip(1_000_000), 100_000).unwrap_err();
         assert!(err.contains("unpacks to more than 100000 bytes"), "{err}");
         assert!(!dir.path().join("zeros.bin").exists());
         place_extra_file(dir.path(), "fine.zip", &zeros_zip(1_000_000), 1_000_000).unwrap();
-        assert_eq!(std::fs::metadata(dir.path().join("zeros.bin")).unwrap().len(), 1_000_000);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("zeros.bin"))
+                .unwrap()
+                .len(),
+            1_000_000
+        );
     }
 
     /// An archive that understates its sizes still cannot write past the limit.
@@ -164,7 +169,10 @@ mod tests {
         let r = place_extra_file(dir.path(), "liar.zip", &bytes, 100_000);
         assert!(r.is_err(), "a forged archive was unpacked");
         let written = std::fs::metadata(dir.path().join("zeros.bin")).map_or(0, |m| m.len());
-        assert!(written <= 100_001, "{written} bytes written past a 100000-byte limit");
+        assert!(
+            written <= 100_001,
+            "{written} bytes written past a 100000-byte limit"
+        );
     }
 
     #[test]

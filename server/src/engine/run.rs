@@ -330,13 +330,25 @@ impl Engine {
         // Background children of a finished script die with it.
         process::signal_group(pgid, libc::SIGKILL);
         let _ = child.wait().await;
-        // Readers end at EOF; a process that escaped the group could hold a
-        // pipe open, so stop waiting for it after a moment.
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            let _ = out.await;
-            let _ = err.await;
+        // Readers end at EOF. A process that left the group (setsid) can
+        // hold a pipe open: stop reading after a moment, and drop the
+        // readers so their log senders go and the job can end; the escapee
+        // itself is killed by the engine's sweep once the job has ended.
+        let (mut out, mut err) = (out, err);
+        let drained = tokio::time::timeout(Duration::from_secs(1), async {
+            let _ = (&mut out).await;
+            let _ = (&mut err).await;
         })
         .await;
+        if drained.is_err() {
+            out.abort();
+            err.abort();
+            let _ = out.await;
+            let _ = err.await;
+            syslog
+                .line("a process outside the job's process group kept its output open; it is stopped and its output after this line is not kept")
+                .await;
+        }
         ending
     }
 
