@@ -17,6 +17,7 @@
 //! - [`store`]: every SQL statement; [`db`]: opening and migrating SQLite.
 //! - [`error`]: the domain error type every layer returns.
 //! - [`examples`]: `taskwright examples load`, the shipped example scripts.
+//! - [`secrets`]: hiding the server's own secrets from the jobs it runs.
 
 pub mod api;
 pub mod auth;
@@ -28,6 +29,7 @@ pub mod examples;
 pub mod graphql;
 pub mod mailer;
 pub mod scheduler;
+pub mod secrets;
 pub mod service;
 pub mod state;
 pub mod store;

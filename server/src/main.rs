@@ -5,6 +5,7 @@
 //! setting; each is also a `TASKWRIGHT_*` environment variable.
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use taskwright::config::{Config, LogFormat};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -66,6 +67,7 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
+    let secret_flags = taskwright::secrets::protect();
     let filter = EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info"));
     match cfg.log_format {
         LogFormat::Text => tracing_subscriber::fmt()
@@ -76,6 +78,13 @@ async fn main() -> std::process::ExitCode {
             .json()
             .with_env_filter(filter)
             .init(),
+    }
+    for flag in secret_flags {
+        tracing::warn!(
+            flag,
+            "a secret was given as a command-line flag, which every user of this machine can \
+             see in the process list; set its TASKWRIGHT_* environment variable instead"
+        );
     }
     match serve(cfg).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -93,19 +102,24 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let built = taskwright::build(cfg, bound).await?;
     let url = format!("{}/apps/tasks", built.state.public_url);
-    println!("Taskwright is running at {url}");
-    match &built.generated_password {
-        Some(p) => println!(
+    // Written with errors ignored: a closed stdout must not stop the server.
+    let greeting = match &built.generated_password {
+        Some(p) => format!(
             "First start: sign in as user \"admin\" with password {p}\n(shown only now; \
              change it under Users, or set TASKWRIGHT_ADMIN_PASSWORD before the first start)"
         ),
-        None => println!("Sign in with your Taskwright user name and password."),
-    }
+        None => "Sign in with your Taskwright user name and password.".to_string(),
+    };
+    let _ = writeln!(
+        std::io::stdout(),
+        "Taskwright is running at {url}\n{greeting}"
+    );
     let store = built.state.engine.store().clone();
     axum::serve(listener, built.router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    tracing::info!("shutting down: closing the database");
+    tracing::info!("shutting down: stopping running jobs, then closing the database");
+    built.state.engine.shutdown().await;
     store.close().await;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{test_config, TestServer};
+use common::{test_config, ServerProcess, TestServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -395,59 +395,20 @@ async fn timeout_kills_the_tree() {
 /// jobs run after the restart.
 #[tokio::test]
 async fn restart_after_crash_leaves_no_running_job() {
-    use tokio::io::AsyncBufReadExt;
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_taskwright"))
-        .env("TASKWRIGHT_BIND", "127.0.0.1:0")
-        .env("TASKWRIGHT_DATA_DIR", tmp.path())
-        .env("TASKWRIGHT_ADMIN_TOKEN", "test-admin-token")
-        .env("TASKWRIGHT_UV", common::uv_path())
-        .env("TASKWRIGHT_MAX_CONCURRENT_JOBS", "1")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut first = String::new();
-    while !first.contains("running at ") {
-        first = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("the server prints its URL");
-    }
-    let url = first
-        .split("running at ")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches("/apps/tasks")
-        .to_string();
-    let http = reqwest::Client::new();
-    let put = |name: &str, script: &str| {
-        http.put(format!("{url}/api/scripts/{name}"))
-            .header("x-molgenis-token", "test-admin-token")
-            .json(&json!({"type": "bash", "script": script}))
-            .send()
-    };
-    put("long", "sleep 600").await.unwrap();
-    put("after", "echo ran after restart").await.unwrap();
-    let submit = |name: &str| {
-        http.post(format!("{url}/api/scripts/{name}"))
-            .header("x-molgenis-token", "test-admin-token")
-            .send()
-    };
-    let running: Value = submit("long").await.unwrap().json().await.unwrap();
-    let running = running["id"].as_str().unwrap().to_string();
-    let waiting: Value = submit("after").await.unwrap().json().await.unwrap();
-    let waiting = waiting["id"].as_str().unwrap().to_string();
+    let mut p = ServerProcess::start(tmp.path(), &[("TASKWRIGHT_MAX_CONCURRENT_JOBS", "1")]).await;
+    p.put_script("long", bash("sleep 600")).await;
+    p.put_script("after", bash("echo ran after restart")).await;
+    let running = p.submit("long").await;
+    let waiting = p.submit("after").await;
     let t0 = Instant::now();
     while pids_of_job(&running).is_empty() && t0.elapsed() < Duration::from_secs(20) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let pids = pids_of_job(&running);
     assert!(!pids.is_empty());
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    p.child.start_kill().unwrap();
+    p.child.wait().await.unwrap();
     assert!(
         pids.iter().all(|p| alive(*p)),
         "the job's process outlives the crash, as in a real one"
@@ -486,6 +447,132 @@ fn pids_of_job(id: &str) -> Vec<i32> {
 
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+}
+
+/// A graceful stop (SIGTERM) stops running jobs' processes, ends those jobs
+/// ERROR "interrupted by server shutdown" and leaves waiting jobs to run
+/// after the next start.
+#[tokio::test]
+async fn shutdown_stops_running_jobs_and_keeps_waiting_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = ServerProcess::start(tmp.path(), &[("TASKWRIGHT_MAX_CONCURRENT_JOBS", "1")]).await;
+    p.put_script("long", bash("sleep 600 & sleep 601")).await;
+    p.put_script("after", bash("echo ran after restart")).await;
+    let running = p.submit("long").await;
+    let waiting = p.submit("after").await;
+    let t0 = Instant::now();
+    while pids_of_job(&running).len() < 3 && t0.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pids = pids_of_job(&running);
+    assert_eq!(pids.len(), 3, "bash and its two sleeps");
+    unsafe { libc::kill(p.pid(), libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(30), p.child.wait())
+        .await
+        .expect("the server stops within the grace period")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} outlived the shutdown");
+    }
+
+    let s2 = TestServer::start_with(test_config(tmp.path())).await;
+    let t = s2.task(&running).await;
+    assert_eq!(t["status"], "ERROR");
+    assert_eq!(t["error"], "interrupted by server shutdown");
+    let t = s2.wait_done(&waiting, 30).await;
+    assert_eq!(t["status"], "COMPLETED");
+}
+
+/// A job cannot read the server's secrets from the server's own
+/// `/proc/<pid>/environ` (its parent), even as root.
+#[tokio::test]
+async fn jobs_cannot_read_the_servers_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = ServerProcess::start(
+        tmp.path(),
+        &[
+            ("TASKWRIGHT_ADMIN_PASSWORD", "secret-admin-password"),
+            ("TASKWRIGHT_SMTP_PASSWORD", "secret-smtp-password"),
+        ],
+    )
+    .await;
+    p.put_script(
+        "peek",
+        bash("tr '\\0' '\\n' < /proc/$PPID/environ | grep TASKWRIGHT_ || echo unreadable"),
+    )
+    .await;
+    let r = p
+        .http
+        .get(format!("{}/api/scripts/peek", p.url))
+        .header("x-molgenis-token", "test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("TASKWRIGHT_ADMIN_TOKEN") || body.contains("unreadable"),
+        "the job did not get to look: {body}"
+    );
+    for secret in [
+        "test-admin-token",
+        "secret-admin-password",
+        "secret-smtp-password",
+    ] {
+        assert!(!body.contains(secret), "{secret} leaked to a job: {body}");
+    }
+    // The server still knows its token.
+    let r = p
+        .http
+        .get(format!("{}/api/me", p.url))
+        .header("x-molgenis-token", "test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Cancel works while dependencies are still installing (here: a package
+/// server that never answers): the job ends CANCELLED at once.
+#[tokio::test]
+async fn cancel_during_dependency_install() {
+    let s = TestServer::start().await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            held.push(c);
+        }
+    });
+    s.put_script(
+        "stuck",
+        json!({"type": "python", "script": "print(1)", "dependencies":
+            format!("slowpkg @ http://127.0.0.1:{port}/slowpkg-1.0-py3-none-any.whl")}),
+    )
+    .await;
+    let id = s.submit("stuck", None).await;
+    let t0 = Instant::now();
+    while !s.log(&id).await.contains("installing dependencies") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{}",
+            s.log(&id).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t0 = Instant::now();
+    let t: Value = s
+        .post(&format!("/api/tasks/{id}/cancel"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["status"], "CANCELLED", "{t}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    hold.abort();
 }
 
 /// Past the cap, the log keeps its head and tail and says how much was left out.

@@ -71,9 +71,18 @@ pub struct Submit {
     pub trigger: Trigger,
 }
 
+/// Why a running job is asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// A user cancelled it: it ends `CANCELLED`, and no mail goes out.
+    Cancel,
+    /// The server is shutting down: it ends `ERROR`.
+    Shutdown,
+}
+
 /// A job between claim and final status.
 pub struct Running {
-    cancel: watch::Sender<bool>,
+    stop: watch::Sender<Option<Stop>>,
     pub live: Arc<LiveLog>,
 }
 
@@ -96,6 +105,8 @@ struct Inner {
     on_finish: OnceLock<FinishHook>,
     ended: Mutex<HashSet<String>>,
     ended_wake: Notify,
+    /// Set by [`Engine::shutdown`]: the dispatcher claims no more jobs.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// What a cancel request did.
@@ -124,6 +135,7 @@ impl Engine {
                 on_finish: OnceLock::new(),
                 ended: Mutex::new(HashSet::new()),
                 ended_wake: Notify::new(),
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         engine.recover().await?;
@@ -222,7 +234,7 @@ impl Engine {
         let running = self.inner.running.lock().unwrap().get(id).cloned();
         match running {
             Some(r) => {
-                let _ = r.cancel.send(true);
+                let _ = r.stop.send(Some(Stop::Cancel));
                 drop(r);
                 let limit = self.inner.cfg.kill_grace + Duration::from_secs(10);
                 let _ = tokio::time::timeout(limit, async {
@@ -328,13 +340,15 @@ impl Engine {
     /// Claims and starts waiting jobs while slots are free; sleeps until woken.
     async fn dispatch(self) {
         loop {
-            while self.inner.active.load(Ordering::SeqCst) < self.inner.cfg.max_concurrent {
+            while self.inner.active.load(Ordering::SeqCst) < self.inner.cfg.max_concurrent
+                && !self.inner.stopping.load(Ordering::SeqCst)
+            {
                 match self.inner.store.claim_next().await {
                     Ok(Some(job)) => {
                         self.inner.active.fetch_add(1, Ordering::SeqCst);
-                        let (cancel, cancel_rx) = watch::channel(false);
+                        let (stop, stop_rx) = watch::channel(None);
                         let entry = Arc::new(Running {
-                            cancel,
+                            stop,
                             live: Arc::new(LiveLog::default()),
                         });
                         self.inner
@@ -346,7 +360,7 @@ impl Engine {
                         let engine = self.clone();
                         tokio::spawn(async move {
                             let id = job.id.clone();
-                            engine.run(job, entry.live.clone(), cancel_rx).await;
+                            engine.run(job, entry.live.clone(), stop_rx).await;
                             engine.inner.running.lock().unwrap().remove(&id);
                             engine.inner.ended.lock().unwrap().insert(id);
                             engine.inner.ended_wake.notify_one();
@@ -363,6 +377,33 @@ impl Engine {
                 }
             }
             self.inner.wake.notified().await;
+        }
+    }
+
+    /// Stops for a server shutdown: no more jobs are started (waiting jobs
+    /// stay `WAITING` and run after the next start), and every running job's
+    /// processes get SIGTERM, then SIGKILL after the grace period; those
+    /// jobs end `ERROR` "interrupted by server shutdown". Returns once they
+    /// have all ended, or after the grace period and 5 s more.
+    pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        let running: Vec<Arc<Running>> = self
+            .inner
+            .running
+            .lock()
+            .unwrap()
+            .values()
+            .cloned()
+            .collect();
+        for r in &running {
+            let _ = r.stop.send(Some(Stop::Shutdown));
+        }
+        drop(running);
+        let limit = self.inner.cfg.kill_grace + Duration::from_secs(5);
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.inner.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

@@ -1,7 +1,7 @@
 //! Running one claimed job from set-up to final status.
 
 use super::log::{self, LiveLog, Raw, SystemLog};
-use super::{process, Engine};
+use super::{process, Engine, Stop};
 use crate::auth::new_secret;
 use crate::store::Finish;
 use app::model::*;
@@ -28,12 +28,19 @@ struct Prepared {
 /// How the process ended, before it becomes a status.
 enum Ending {
     Exited(std::process::ExitStatus),
-    Cancelled,
+    /// The process could not be started or waited for; the message says why.
+    Failed(String),
+    Stopped(Stop),
     TimedOut(Duration),
 }
 
 impl Engine {
-    pub(super) async fn run(&self, job: Job, live: Arc<LiveLog>, cancel: watch::Receiver<bool>) {
+    pub(super) async fn run(
+        &self,
+        job: Job,
+        live: Arc<LiveLog>,
+        mut stop: watch::Receiver<Option<Stop>>,
+    ) {
         let span = tracing::info_span!("job", job.id = %job.id, script.name = %job.script);
         async move {
             let started = Instant::now();
@@ -48,14 +55,25 @@ impl Engine {
             ));
             let syslog = SystemLog(tx.clone());
 
-            let (status, exit_code, error, output) = match self.prepare(&job, &root, &syslog).await
-            {
-                Err(message) => {
+            // Set-up (an install can take minutes) gives way to a cancel or
+            // a shutdown: dropping it kills the installer, and an unfinished
+            // environment is never reused.
+            let prepared = tokio::select! {
+                p = self.prepare(&job, &root, &syslog) => Ok(p),
+                reason = stop_requested(&mut stop) => Err(reason),
+            };
+            let (status, exit_code, error, output) = match prepared {
+                Err(reason) => {
+                    syslog.line("stopped during set-up, before the script started").await;
+                    let (status, code, error) = describe(Ending::Stopped(reason));
+                    (status, code, error, None)
+                }
+                Ok(Err(message)) => {
                     syslog.line(message.clone()).await;
                     (JobStatus::Error, None, Some(message), None)
                 }
-                Ok(prep) => {
-                    let ending = self.execute(&prep, tx.clone(), &syslog, cancel).await;
+                Ok(Ok(prep)) => {
+                    let ending = self.execute(&prep, tx.clone(), &syslog, stop).await;
                     let output = self.keep_output(&job, &prep).await;
                     let (status, code, error) = describe(ending);
                     (status, code, error, output)
@@ -269,7 +287,7 @@ impl Engine {
         prep: &Prepared,
         tx: mpsc::Sender<Raw>,
         syslog: &SystemLog,
-        mut cancel: watch::Receiver<bool>,
+        mut stop: watch::Receiver<Option<Stop>>,
     ) -> Ending {
         let mut cmd = Command::new(&prep.program);
         cmd.args(&prep.args)
@@ -286,7 +304,7 @@ impl Engine {
             Err(e) => {
                 let msg = format!("cannot start {}: {e}", prep.program.display());
                 syslog.line(msg.clone()).await;
-                return Ending::Exited(std::process::ExitStatus::from_raw(127 << 8));
+                return Ending::Failed(msg);
             }
         };
         // The group is found again after a crash by MOLGENIS_JOB_ID in
@@ -313,12 +331,16 @@ impl Engine {
         let ending = tokio::select! {
             s = child.wait() => match s {
                 Ok(s) => Ending::Exited(s),
-                Err(_) => Ending::Exited(std::process::ExitStatus::from_raw(1 << 8)),
+                Err(e) => Ending::Failed(format!("waiting for the job's process failed: {e}")),
             },
-            _ = async { let _ = cancel.wait_for(|c| *c).await; } => {
-                syslog.line("cancel requested: sending SIGTERM to the job's processes").await;
+            reason = stop_requested(&mut stop) => {
+                let why = match reason {
+                    Stop::Cancel => "cancel requested",
+                    Stop::Shutdown => "the server is shutting down",
+                };
+                syslog.line(format!("{why}: sending SIGTERM to the job's processes")).await;
                 process::terminate_group(pgid, grace, child.wait()).await;
-                Ending::Cancelled
+                Ending::Stopped(reason)
             }
             _ = timeout => {
                 let t = prep.timeout.unwrap_or_default();
@@ -394,6 +416,15 @@ impl Engine {
     }
 }
 
+/// Resolves when a stop is requested; never when the sender is gone.
+async fn stop_requested(stop: &mut watch::Receiver<Option<Stop>>) -> Stop {
+    let reason = stop.wait_for(Option::is_some).await.map(|r| *r);
+    match reason {
+        Ok(reason) => reason.unwrap_or(Stop::Cancel),
+        Err(_) => std::future::pending().await,
+    }
+}
+
 /// The first executable file named `name` in the directories of `path`.
 fn find_program(name: &str, path: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
@@ -406,11 +437,17 @@ fn find_program(name: &str, path: &str) -> Option<PathBuf> {
 
 fn describe(ending: Ending) -> (JobStatus, Option<i32>, Option<String>) {
     match ending {
-        Ending::Cancelled => (
+        Ending::Stopped(Stop::Cancel) => (
             JobStatus::Cancelled,
             None,
             Some("cancelled while running".into()),
         ),
+        Ending::Stopped(Stop::Shutdown) => (
+            JobStatus::Error,
+            None,
+            Some("interrupted by server shutdown".into()),
+        ),
+        Ending::Failed(message) => (JobStatus::Error, None, Some(message)),
         Ending::TimedOut(t) => (
             JobStatus::Error,
             None,

@@ -176,3 +176,79 @@ pub fn urlencode(s: &str) -> String {
         .replace('?', "%3F")
         .replace('#', "%23")
 }
+
+/// The real `taskwright` binary started as its own process over `data_dir`,
+/// with the admin token `test-admin-token` and any extra variables; killed
+/// when dropped. For what only a whole process shows: signals, crashes,
+/// its `/proc` entries.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl ServerProcess {
+    pub async fn start(data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_taskwright"))
+            .env("TASKWRIGHT_BIND", "127.0.0.1:0")
+            .env("TASKWRIGHT_DATA_DIR", data_dir)
+            .env("TASKWRIGHT_ADMIN_TOKEN", "test-admin-token")
+            .env("TASKWRIGHT_UV", uv_path())
+            .env("TASKWRIGHT_KILL_GRACE_SECONDS", "1")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the server prints its URL");
+            if let Some(rest) = line.split("running at ").nth(1) {
+                break rest.trim_end_matches("/apps/tasks").to_string();
+            }
+        };
+        // Keep reading, so the server never writes into a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess {
+            child,
+            url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn put_script(&self, name: &str, def: Value) {
+        let r = self
+            .http
+            .put(format!("{}/api/scripts/{}", self.url, urlencode(name)))
+            .header("x-molgenis-token", "test-admin-token")
+            .json(&def)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "saving {name}: {}", r.status());
+    }
+
+    /// Starts a run and returns the job id.
+    pub async fn submit(&self, name: &str) -> String {
+        let r: Value = self
+            .http
+            .post(format!("{}/api/scripts/{}", self.url, urlencode(name)))
+            .header("x-molgenis-token", "test-admin-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["id"].as_str().expect("a job id").to_string()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id().expect("running") as i32
+    }
+}
