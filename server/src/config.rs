@@ -1,6 +1,7 @@
 //! All of Taskwright's settings, read once at start-up from flags and
 //! `TASKWRIGHT_*` environment variables. Nothing else reads the environment.
 
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -77,8 +78,12 @@ pub struct Config {
     #[arg(long, env = "TASKWRIGHT_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
-    /// Largest accepted parameters body, in bytes.
-    #[arg(long, env = "TASKWRIGHT_MAX_PARAMETERS_BYTES", default_value_t = 1024 * 1024)]
+    /// Largest accepted parameters text, in bytes. At most 131051: Linux
+    /// passes no single argument or environment entry over 128 KiB.
+    #[arg(long, env = "TASKWRIGHT_MAX_PARAMETERS_BYTES",
+          default_value_t = crate::engine::MAX_PARAMETERS_BYTES,
+          value_parser = clap::value_parser!(u64).range(0..=crate::engine::MAX_PARAMETERS_BYTES as u64)
+              .map(|v| v as usize))]
     pub max_parameters_bytes: usize,
 
     /// Largest accepted extra file, in bytes.

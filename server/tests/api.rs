@@ -437,6 +437,56 @@ async fn body_limits() {
     assert_eq!(r.status(), 413);
 }
 
+/// Parameters are capped by what Linux can pass (one argument or variable is
+/// at most 128 KiB): the largest allowed arrives whole, one byte more is a
+/// 413, and a NUL byte is a 400, all before any job is queued.
+#[tokio::test]
+async fn parameters_are_refused_before_a_job_when_no_process_could_get_them() {
+    let s = TestServer::start().await;
+    s.put_script(
+        "size",
+        json!({"type": "bash", "script": "printf '%s' \"$1\" | wc -c; echo -n \"$MOLGENIS_PARAMETERS\" | wc -c"}),
+    )
+    .await;
+    let max = taskwright::engine::MAX_PARAMETERS_BYTES;
+    let r = s
+        .get("/api/scripts/size")
+        .body("x".repeat(max))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(t["status"], "COMPLETED", "{t}");
+    let id = t["id"].as_str().unwrap();
+    assert_eq!(s.log(id).await.matches(&max.to_string()).count(), 2);
+
+    let r = s
+        .post("/api/scripts/size")
+        .body("x".repeat(max + 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let r = s
+        .post("/api/scripts/size")
+        .body("a\0b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("NUL"));
+    let jobs: serde_json::Value = s
+        .get("/api/tasks")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs["tasks"].as_array().unwrap().len(), 1, "{jobs}");
+}
+
 /// Every role against every endpoint: viewer reads, runner also runs and
 /// cancels, admin does everything; no credentials → 401, bad token → 401.
 #[tokio::test]

@@ -37,6 +37,12 @@ use tokio::sync::{broadcast, watch, Notify};
 
 pub use log::LiveLog;
 
+/// Longest parameters text a job can receive. The text is passed both as
+/// `argv[1]` and as `MOLGENIS_PARAMETERS=<text>`, and Linux refuses any one
+/// argument or environment entry over 128 KiB (MAX_ARG_STRLEN, with its
+/// terminating NUL).
+pub const MAX_PARAMETERS_BYTES: usize = 128 * 1024 - "MOLGENIS_PARAMETERS=".len() - 1;
+
 /// Engine settings, taken from the server's `Config`.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -174,6 +180,9 @@ impl Engine {
 
     /// Queues a run of a stored script and returns the job id at once.
     pub async fn submit(&self, req: Submit) -> Result<String> {
+        if let Some(p) = &req.parameters {
+            check_parameters(p)?;
+        }
         if self.inner.store.get_script(&req.script).await?.is_none() {
             return Err(Error::NotFound(format!(
                 "there is no script named {:?}",
@@ -489,4 +498,20 @@ impl Engine {
             }
         }
     }
+}
+
+/// Refuses parameters no process could receive, before a job is queued.
+fn check_parameters(p: &str) -> Result<()> {
+    if p.contains('\0') {
+        return Err(Error::BadRequest(
+            "the parameters contain a NUL byte, which cannot be passed to a script".into(),
+        ));
+    }
+    if p.len() > MAX_PARAMETERS_BYTES {
+        return Err(Error::TooLarge(format!(
+            "the parameters are {} bytes; a script can receive at most {MAX_PARAMETERS_BYTES}",
+            p.len()
+        )));
+    }
+    Ok(())
 }
