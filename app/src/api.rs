@@ -83,7 +83,7 @@ pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
 #[server(prefix = "/apps/tasks/fn", endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<Me, ServerFnError> {
     let (me, cookie) = ssr::backend()?
-        .sign_in(&username, &password)
+        .sign_in(&ssr::credentials(), &username, &password)
         .await
         .map_err(ssr::to_fn_error)?;
     ssr::set_cookie(&cookie)?;

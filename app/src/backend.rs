@@ -46,10 +46,17 @@ pub trait Backend: Send + Sync + 'static {
     async fn me(&self, creds: &Credentials) -> Option<Me>;
 
     /// Checks a password and opens a session: the user and the
-    /// `Set-Cookie` value that carries the session.
-    async fn sign_in(&self, username: &str, password: &str) -> Result<(Me, String), BackendError>;
+    /// `Set-Cookie` value that carries the session. Refused when the
+    /// request comes from another site's page (login CSRF).
+    async fn sign_in(
+        &self,
+        creds: &Credentials,
+        username: &str,
+        password: &str,
+    ) -> Result<(Me, String), BackendError>;
 
     /// Ends the request's session: the `Set-Cookie` value that clears it.
+    /// Refused when the request comes from another site's page.
     async fn sign_out(&self, creds: &Credentials) -> Result<String, BackendError>;
 
     async fn script_rows(&self, creds: &Credentials) -> Result<Vec<ScriptRow>, BackendError>;

@@ -21,6 +21,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     TooLarge(String),
+    /// The path exists, but not for this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("file error: {0}")]

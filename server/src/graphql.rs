@@ -322,7 +322,7 @@ pub async fn handler(State(s): State<AppState>, parts: Parts, body: Body) -> Res
     // A POST from another site's page must not act with a signed-in
     // browser's cookie (nor sign it in to another account).
     if parts.method == Method::POST {
-        if let Err(e) = check_same_origin(&parts, &s.public_url) {
+        if let Err(e) = check_same_origin(&parts.headers, &s.public_url) {
             return errors_response(StatusCode::FORBIDDEN, &format!("permission denied: {e}"));
         }
     }

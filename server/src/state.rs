@@ -32,14 +32,16 @@ impl FromRef<AppState> for LeptosOptions {
 /// Every handler that takes a [`Caller`] requires credentials. A request
 /// authenticated by the session cookie that changes state must come from
 /// this server's own pages: its `Origin` (or `Sec-Fetch-Site`) is checked,
-/// so another site cannot make a signed-in browser start jobs.
+/// so another site cannot make a signed-in browser start jobs. The one GET
+/// that changes state, a synchronous run, checks the same in its handler;
+/// signing in and out check it whatever the credentials.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let caller = state.auth.require(&parts.headers).await?;
         if caller.via_cookie && !is_safe(&parts.method) {
-            check_same_origin(parts, &state.public_url)?;
+            check_same_origin(&parts.headers, &state.public_url)?;
         }
         Ok(caller)
     }
@@ -50,9 +52,10 @@ fn is_safe(m: &Method) -> bool {
 }
 
 /// Refuses cross-site requests. Browsers send `Origin` on every POST, PUT and
-/// DELETE; clients that are not browsers send neither header and are let through.
-pub fn check_same_origin(parts: &Parts, public_url: &str) -> Result<(), Error> {
-    let h = &parts.headers;
+/// DELETE, and `Sec-Fetch-Site` on every request (a GET navigation from
+/// another site says `cross-site`); clients that are not browsers send
+/// neither header and are let through.
+pub fn check_same_origin(h: &http::HeaderMap, public_url: &str) -> Result<(), Error> {
     if let Some(origin) = h.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let host = h
             .get(http::header::HOST)

@@ -19,7 +19,9 @@ impl From<Error> for BackendError {
             Error::NotFound(m) => BackendError::NotFound(m),
             Error::Conflict(m) => BackendError::Conflict(m),
             Error::Invalid(f) => BackendError::Invalid(f),
-            Error::BadRequest(m) | Error::TooLarge(m) => BackendError::BadRequest(m),
+            Error::BadRequest(m) | Error::TooLarge(m) | Error::MethodNotAllowed(m) => {
+                BackendError::BadRequest(m)
+            }
             e @ (Error::Db(_) | Error::Io(_) | Error::Internal(_)) => {
                 tracing::error!(error = %e, "server function failed");
                 BackendError::Internal("the server log has the details".into())
@@ -39,9 +41,7 @@ impl UiBackend {
     async fn changer(&self, creds: &Credentials) -> Result<Caller, BackendError> {
         let caller = self.caller(creds).await?;
         if caller.via_cookie {
-            let (mut parts, ()) = http::Request::new(()).into_parts();
-            parts.headers = creds.clone();
-            crate::state::check_same_origin(&parts, &self.0.public_url)?;
+            crate::state::check_same_origin(creds, &self.0.public_url)?;
         }
         Ok(caller)
     }
@@ -82,7 +82,13 @@ impl Backend for UiBackend {
             .map(|c| c.me())
     }
 
-    async fn sign_in(&self, username: &str, password: &str) -> Result<(Me, String), BackendError> {
+    async fn sign_in(
+        &self,
+        creds: &Credentials,
+        username: &str,
+        password: &str,
+    ) -> Result<(Me, String), BackendError> {
+        crate::state::check_same_origin(creds, &self.0.public_url)?;
         // A refused password is an answer to show, not "sign in first".
         let (caller, secret) = self
             .0
@@ -97,6 +103,7 @@ impl Backend for UiBackend {
     }
 
     async fn sign_out(&self, creds: &Credentials) -> Result<String, BackendError> {
+        crate::state::check_same_origin(creds, &self.0.public_url)?;
         self.0.auth.sign_out(creds).await?;
         Ok(clear_session_cookie())
     }

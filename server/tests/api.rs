@@ -688,6 +688,50 @@ async fn session_cookie_and_origin_check() {
         .await
         .unwrap();
     assert_eq!(own.status(), 200);
+    // The GET that runs a job: a link on another site carries the Lax
+    // cookie, and the browser says so in Sec-Fetch-Site.
+    let linked = s
+        .http
+        .get(format!("{}/api/scripts/c", s.url))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(linked.status(), 403);
+    let typed = s
+        .http
+        .get(format!("{}/api/scripts/c", s.url))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "none")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typed.status(), 200);
+    // Login and logout CSRF: another site's page can do neither.
+    for path in ["/api/signin", "/apps/tasks/fn/sign_in"] {
+        let req = s
+            .http
+            .post(format!("{}{path}", s.url))
+            .header("origin", "https://evil.example");
+        let req = if path.starts_with("/api/") {
+            req.json(&json!({"username": "admin", "password": common::ADMIN_PASSWORD}))
+        } else {
+            req.form(&[("username", "admin"), ("password", common::ADMIN_PASSWORD)])
+        };
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+        assert!(!r.headers().contains_key("set-cookie"), "{path}");
+    }
+    let r = s
+        .http
+        .post(format!("{}/api/signout", s.url))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     let r = s
         .http
         .post(format!("{}/api/signout", s.url))
@@ -804,6 +848,60 @@ async fn malformed_input_gets_json_errors() {
     let (st, msg) = error_of(s.delete("/api/tokens/abc").send().await.unwrap()).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(msg.contains("\"abc\" is not a token id"), "{msg}");
+}
+
+/// Every answer under /api has the error shape: an unknown path (not the
+/// app's page), a method the path does not take, a definition over its size
+/// limit; and HEAD on a run path answers 405 without starting a job.
+#[tokio::test]
+async fn api_errors_keep_their_shape() {
+    let s = TestServer::start().await;
+    s.put_script("h", json!({"type": "bash", "script": "true"}))
+        .await;
+    let expect = |r: reqwest::Response, status: u16| async move {
+        assert_eq!(r.status(), status);
+        let body: serde_json::Value = r.json().await.expect("a JSON body");
+        body["errors"][0]["message"].as_str().unwrap().to_string()
+    };
+    let m = expect(s.get("/api/nonexistent").send().await.unwrap(), 404).await;
+    assert!(m.contains("/api/nonexistent"), "{m}");
+    let patch = s
+        .http
+        .patch(format!("{}/api/scripts/h", s.url))
+        .header("x-molgenis-token", &s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    let m = expect(patch, 405).await;
+    assert!(m.contains("PATCH"), "{m}");
+    let big = json!({"type": "bash", "script": "#".repeat(3 * 1024 * 1024)});
+    let m = expect(
+        s.put("/api/scripts/big").json(&big).send().await.unwrap(),
+        413,
+    )
+    .await;
+    assert!(m.contains("script definition"), "{m}");
+    let head = s
+        .http
+        .head(format!("{}/api/scripts/h", s.url))
+        .header("x-molgenis-token", &s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 405);
+    let jobs: serde_json::Value = s
+        .get("/api/tasks")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs["tasks"].as_array().unwrap().len(),
+        0,
+        "HEAD started a job: {jobs}"
+    );
 }
 
 /// The OpenAPI document is served to signed-in callers, and every operation

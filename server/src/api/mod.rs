@@ -74,7 +74,36 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/tokens/{id}",
             axum::routing::delete(users::revoke_token),
         )
-        .fallback(not_found)
+        // Unknown paths under /api get a JSON 404 here, not the app's page.
+        .route("/api", axum::routing::any(not_found))
+        .route("/api/{*rest}", axum::routing::any(not_found))
+        .layer(axum::middleware::map_response(method_not_allowed_as_json))
+}
+
+/// axum answers a known path with an unknown method with an empty 405;
+/// give it EMX2's error body like every other error.
+async fn method_not_allowed_as_json(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    resp: axum::response::Response,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if resp.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED
+        || resp
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return resp;
+    }
+    let (mut parts, _) = resp.into_parts();
+    let body = Error::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+        .into_response()
+        .into_body();
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    axum::response::Response::from_parts(parts, body)
 }
 
 /// `GET /api/health`: the one route without authentication.

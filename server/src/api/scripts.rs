@@ -1,13 +1,13 @@
 //! Script definitions: list, read, create or replace, delete, extra file.
 
 use super::openapi::ErrorBody;
-use super::{message, script_name, QueryArgs};
+use super::{message, read_body, script_name, QueryArgs};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::service;
 use crate::state::AppState;
 use app::model::Script;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +34,9 @@ pub async fn get_one(
     ))
 }
 
+/// Largest script definition (JSON) accepted; data belongs in the extra file.
+pub const MAX_DEFINITION_BYTES: usize = 2 * 1024 * 1024;
+
 #[utoipa::path(put, path = "/api/scripts/{name}", operation_id = "save_script", tag = "scripts",
     params(("name" = String, Path, description = "script name")),
     request_body = Script,
@@ -45,9 +48,10 @@ pub async fn save(
     State(s): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response> {
     let name = script_name(name);
+    let body = read_body(body, MAX_DEFINITION_BYTES, "script definition").await?;
     let mut value: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
     let Some(obj) = value.as_object_mut() else {

@@ -6,11 +6,11 @@ use super::{message, read_body, script_name, QueryArgs};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::service;
-use crate::state::AppState;
+use crate::state::{check_same_origin, AppState};
 use app::model::*;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -142,10 +142,23 @@ pub struct SyncQuery {
 pub async fn run_sync(
     State(s): State<AppState>,
     caller: Caller,
+    method: Method,
+    headers: HeaderMap,
     Path(name): Path<String>,
     QueryArgs(q): QueryArgs<SyncQuery>,
     body: Body,
 ) -> Result<Response> {
+    // axum routes HEAD to GET handlers; a HEAD must not start a job.
+    if method == Method::HEAD {
+        return Err(Error::MethodNotAllowed(
+            "HEAD does not run a script; use GET (run and wait) or POST (start)".into(),
+        ));
+    }
+    // A GET that runs a job is a change: a signed-in browser must be on our
+    // own pages (a link on another site would carry the Lax cookie).
+    if caller.via_cookie {
+        check_same_origin(&headers, &s.public_url)?;
+    }
     let name = script_name(name);
     let body = read_body(body, s.cfg.max_parameters_bytes, "parameters").await?;
     let params = match q.parameters {

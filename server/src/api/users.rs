@@ -5,7 +5,7 @@ use super::{message, JsonBody, QueryArgs};
 use crate::auth::{clear_session_cookie, session_cookie, Caller};
 use crate::error::{Error, Result};
 use crate::service;
-use crate::state::AppState;
+use crate::state::{check_same_origin, AppState};
 use app::model::Role;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -28,8 +28,11 @@ pub struct SignIn {
     responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 pub async fn sign_in(
     State(s): State<AppState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response> {
+    // Another site's page must not sign a browser in to an account of its choosing.
+    check_same_origin(&headers, &s.public_url)?;
     let (caller, secret) = s.auth.sign_in(&body.username, &body.password).await?;
     let secure = s.public_url.starts_with("https://");
     Ok((
@@ -42,6 +45,7 @@ pub async fn sign_in(
 #[utoipa::path(post, path = "/api/signout", operation_id = "sign_out", tag = "users",
     responses((status = 200, body = Object)))]
 pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    check_same_origin(&headers, &s.public_url)?;
     s.auth.sign_out(&headers).await?;
     Ok((
         [(header::SET_COOKIE, clear_session_cookie())],
