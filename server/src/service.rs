@@ -195,6 +195,21 @@ pub async fn set_extra_file(
                 format!("{fname:?} is not a plain file name"),
             ));
         }
+        if let Some(c) = fname.chars().find(|c| c.is_control()) {
+            return Err(Error::invalid(
+                "extraFile",
+                format!("the file name {fname:?} contains the control character {c:?}"),
+            ));
+        }
+        if fname.len() > 255 {
+            return Err(Error::invalid(
+                "extraFile",
+                format!(
+                    "the file name is {} bytes long; at most 255 are allowed",
+                    fname.len()
+                ),
+            ));
+        }
     }
     if !s.engine.store().set_extra_file(name, file).await? {
         return Err(Error::NotFound(format!(

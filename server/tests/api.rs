@@ -904,6 +904,46 @@ async fn api_errors_keep_their_shape() {
     );
 }
 
+/// Extra-file names with control characters or over 255 bytes are refused
+/// with a 400 naming the field; any other name downloads under its exact
+/// name (RFC 6266 `filename*`) with a plain ASCII fallback.
+#[tokio::test]
+async fn extra_file_names_are_checked_and_downloaded_exactly() {
+    let s = TestServer::start().await;
+    s.put_script("f", json!({"type": "bash", "script": "true"}))
+        .await;
+    let long = "a".repeat(256);
+    for bad in ["a%0Ab.txt", "a%0D%0Ab.txt", "a%00b.txt", long.as_str()] {
+        let r = s
+            .put(&format!("/api/scripts/f/extra-file?filename={bad}"))
+            .body("hello")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["errors"][0]["field"], "extraFile", "{body}");
+    }
+    let r = s
+        .put("/api/scripts/f/extra-file?filename=r%C3%A9sum%C3%A9%20%22v2%22.txt")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s.get("/api/scripts/f/extra-file").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cd = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        cd,
+        "attachment; filename=\"r_sum_ _v2_.txt\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22%2Etxt"
+    );
+    assert_eq!(r.text().await.unwrap(), "hello");
+}
+
 /// The OpenAPI document is served to signed-in callers, and every operation
 /// it lists is really routed (no 404 "no such API endpoint", no 405).
 #[tokio::test]

@@ -118,6 +118,33 @@ async fn not_found(uri: axum::http::Uri) -> Error {
     Error::NotFound(format!("no such API endpoint: {}", uri.path()))
 }
 
+/// A `Content-Disposition` that downloads as `filename`, whatever it holds:
+/// a plain ASCII `filename` (anything else becomes `_`) for old clients and
+/// the exact name, percent-encoded, in `filename*` (RFC 6266).
+pub fn attachment(filename: &str) -> axum::http::HeaderValue {
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let exact = percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC);
+    header_value(&format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{exact}"
+    ))
+}
+
+/// A header value from text that is known to be visible ASCII; anything
+/// else (which would be a bug upstream) becomes a harmless placeholder.
+pub fn header_value(text: &str) -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from_str(text)
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("application/octet-stream"))
+}
+
 /// Reads a request body up to `limit` bytes, refusing more with 413 and a message.
 pub async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {

@@ -206,14 +206,10 @@ pub async fn get_extra_file(
     let ctype = mime_guess::from_path(&fname)
         .first_or_octet_stream()
         .to_string();
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        fname.replace(['"', '\\'], "_")
-    );
     Ok((
         [
-            (header::CONTENT_TYPE, ctype),
-            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_TYPE, super::header_value(&ctype)),
+            (header::CONTENT_DISPOSITION, super::attachment(&fname)),
         ],
         bytes,
     )

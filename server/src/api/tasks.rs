@@ -227,15 +227,14 @@ async fn file_response(s: &AppState, id: &str, o: &OutputInfo) -> Result<Respons
             ))
         })?;
     let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        o.filename.replace(['"', '\\', '\r', '\n'], "_")
-    );
     Ok((
         [
-            (header::CONTENT_TYPE, o.content_type.clone()),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CONTENT_LENGTH, o.size.to_string()),
+            (header::CONTENT_TYPE, super::header_value(&o.content_type)),
+            (header::CONTENT_DISPOSITION, super::attachment(&o.filename)),
+            (
+                header::CONTENT_LENGTH,
+                super::header_value(&o.size.to_string()),
+            ),
         ],
         Body::from_stream(stream),
     )
