@@ -299,6 +299,19 @@ pub fn validate_email(addr: &str) -> Result<(), FieldError> {
             "{addr:?} contains a space or a character not allowed in an address"
         )));
     }
+    // The mailer sends only to what this parser accepts: refuse the rest now,
+    // not when the first failure mail cannot go out.
+    if !email_address::EmailAddress::is_valid_local_part(local) {
+        return Err(err(format!(
+            "{addr:?} is not an e-mail address: {local:?} before the '@' is not allowed \
+             (no leading, trailing or double dots, no quotes or brackets)"
+        )));
+    }
+    if !email_address::EmailAddress::is_valid_domain(domain) {
+        return Err(err(format!(
+            "{addr:?} has no valid domain after the '@' ({domain:?})"
+        )));
+    }
     Ok(())
 }
 
@@ -528,6 +541,15 @@ mod tests {
         assert!(validate_email("ops@example.org").is_ok());
         assert!(validate_email("ops.example.org").is_err());
         assert!(validate_email("ops@localhost").is_err());
+        // What lettre, the mailer, would refuse at send time is refused now.
+        for bad in ["a..b@c.de", "a(b)@c.de", "a;b@c.de", ".a@c.de", "a@-c.de", "a\"@c.de"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+            assert!(bad.parse::<lettre::Address>().is_err(), "lettre takes {bad}");
+        }
+        for good in ["first.last+tag@sub.example.org", "o'neil@example.co.uk"] {
+            assert!(validate_email(good).is_ok(), "{good}");
+            assert!(good.parse::<lettre::Address>().is_ok(), "lettre refuses {good}");
+        }
     }
 
     #[test]
