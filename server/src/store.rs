@@ -629,30 +629,81 @@ impl Store {
             .await?)
     }
 
+    /// Changes a user's password and/or role, in one transaction. A new
+    /// password ends the user's sessions (whoever knew the old one is
+    /// signed out). The last admin cannot stop being one: nobody could
+    /// manage users afterwards. Returns false when there is no such user.
     pub async fn update_user(
         &self,
         username: &str,
         hash: Option<&str>,
         role: Option<Role>,
     ) -> Result<bool> {
-        let r = sqlx::query(
+        let mut tx = self.writer.begin().await?;
+        let Some((id, current)) =
+            sqlx::query_as::<_, (i64, String)>("SELECT id, role FROM users WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(false);
+        };
+        if current == Role::Admin.as_str() && role.is_some_and(|r| r != Role::Admin) {
+            Self::keep_an_admin(&mut tx, username).await?;
+        }
+        sqlx::query(
             "UPDATE users SET password_hash = COALESCE(?, password_hash), \
-             role = COALESCE(?, role) WHERE username = ?",
+             role = COALESCE(?, role) WHERE id = ?",
         )
         .bind(hash)
         .bind(role.map(|r| r.as_str()))
-        .bind(username)
-        .execute(&self.writer)
+        .bind(id)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() > 0)
+        if hash.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
+    /// Deletes a user, unless it is the last admin. False when there is none.
     pub async fn delete_user(&self, username: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM users WHERE username = ?")
+        let mut tx = self.writer.begin().await?;
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE username = ?")
             .bind(username)
-            .execute(&self.writer)
+            .fetch_optional(&mut *tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        match role {
+            None => return Ok(false),
+            Some(r) if r == Role::Admin.as_str() => Self::keep_an_admin(&mut tx, username).await?,
+            Some(_) => {}
+        }
+        sqlx::query("DELETE FROM users WHERE username = ?")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Refuses a change that would leave no admin: `username` is one.
+    async fn keep_an_admin(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        username: &str,
+    ) -> Result<()> {
+        let admins: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin'")
+            .fetch_one(&mut **tx)
+            .await?;
+        if admins <= 1 {
+            return Err(Error::Conflict(format!(
+                "{username:?} is the only admin; make another user admin first"
+            )));
+        }
+        Ok(())
     }
 
     pub async fn create_session(&self, hash: &str, user_id: i64, ttl_ms: i64) -> Result<()> {

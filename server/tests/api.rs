@@ -944,6 +944,63 @@ async fn extra_file_names_are_checked_and_downloaded_exactly() {
     assert_eq!(r.text().await.unwrap(), "hello");
 }
 
+/// The last admin can be neither demoted nor deleted (nobody could manage
+/// users after); a new password signs out the user's existing sessions.
+#[tokio::test]
+async fn last_admin_stays_and_new_password_ends_sessions() {
+    let s = TestServer::start().await;
+    let r = s
+        .put("/api/users/admin")
+        .json(&json!({"role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("only admin"));
+    let r = s.delete("/api/users/admin").send().await.unwrap();
+    assert_eq!(r.status(), 409);
+
+    let r = s
+        .post("/api/users")
+        .json(&json!({"username": "ann", "password": "first-password", "role": "runner"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let signin = s
+        .http
+        .post(format!("{}/api/signin", s.url))
+        .json(&json!({"username": "ann", "password": "first-password"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = signin.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let me = |cookie: String| {
+        s.http
+            .get(format!("{}/api/me", s.url))
+            .header("cookie", cookie)
+            .send()
+    };
+    assert_eq!(me(cookie.clone()).await.unwrap().status(), 200);
+    let r = s
+        .put("/api/users/ann")
+        .json(&json!({"password": "second-password", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(me(cookie).await.unwrap().status(), 401);
+    // With a second admin, the first may step down.
+    let r = s
+        .put("/api/users/admin")
+        .json(&json!({"role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
 /// The OpenAPI document is served to signed-in callers, and every operation
 /// it lists is really routed (no 404 "no such API endpoint", no 405).
 #[tokio::test]
