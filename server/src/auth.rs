@@ -128,6 +128,12 @@ impl Auth {
     /// when it was generated (the caller prints it once).
     pub async fn bootstrap(&self, password: Option<&str>) -> Result<Option<String>> {
         if self.store.count_users().await? > 0 {
+            if password.is_some_and(|p| !p.is_empty()) {
+                tracing::warn!(
+                    "TASKWRIGHT_ADMIN_PASSWORD is ignored: it sets the admin password only on the \
+                     first start, with an empty database, and users exist already"
+                );
+            }
             return Ok(None);
         }
         let (password, generated) = match password.filter(|p| !p.is_empty()) {
@@ -148,7 +154,10 @@ impl Auth {
                 return Ok(Some(self.admin_token_caller().await?));
             }
             return match self.store.token_owner(&hash).await? {
-                Some(owner) => Ok(Some(caller(owner, false))),
+                Some(owner) => {
+                    self.note_use(&owner);
+                    Ok(Some(caller(owner, false)))
+                }
                 None => Err(Error::Unauthenticated(
                     "the token is unknown, revoked, or belonged to a job that has ended".into(),
                 )),
@@ -163,6 +172,25 @@ impl Auth {
             };
         }
         Ok(None)
+    }
+
+    /// Records when an admin-made token was last used, at most once a
+    /// minute per token and off the request's path (a write per request
+    /// would cost every API call a database write).
+    fn note_use(&self, owner: &TokenOwner) {
+        let (Some(id), None) = (owner.token_id, &owner.job_id) else {
+            return;
+        };
+        let now = crate::db::now_ms();
+        if owner.last_used_ms.is_some_and(|t| now - t < 60_000) {
+            return;
+        }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_token(id, now).await {
+                tracing::warn!(error = %e, token.id = id, "recording a token's use failed");
+            }
+        });
     }
 
     /// Like [`Auth::authenticate`] but credentials are required.
@@ -209,6 +237,8 @@ impl Auth {
             username: user.username,
             role: user.role,
             job_id: None,
+            token_id: None,
+            last_used_ms: None,
         };
         Ok((caller(owner, true), secret))
     }

@@ -167,6 +167,11 @@ pub struct TokenOwner {
     pub username: String,
     pub role: String,
     pub job_id: Option<String>,
+    /// The token's row and when it was last recorded as used (tokens only).
+    #[sqlx(default)]
+    pub token_id: Option<i64>,
+    #[sqlx(default)]
+    pub last_used_ms: Option<i64>,
 }
 
 #[derive(FromRow, Clone, Debug, serde::Serialize)]
@@ -779,7 +784,8 @@ impl Store {
     /// The owner of a token. A job's token is only valid while its job runs.
     pub async fn token_owner(&self, hash: &str) -> Result<Option<TokenOwner>> {
         Ok(sqlx::query_as(
-            "SELECT u.id AS user_id, u.username, u.role, t.job_id FROM tokens t \
+            "SELECT u.id AS user_id, u.username, u.role, t.job_id, t.id AS token_id, \
+             t.last_used_ms FROM tokens t \
              JOIN users u ON u.id = t.user_id LEFT JOIN jobs j ON j.id = t.job_id \
              WHERE t.token_hash = ? AND (t.job_id IS NULL OR j.status = 'RUNNING')",
         )
@@ -798,6 +804,15 @@ impl Store {
         .bind(username)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    pub async fn touch_token(&self, id: i64, now_ms: i64) -> Result<()> {
+        sqlx::query("UPDATE tokens SET last_used_ms = ? WHERE id = ?")
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     pub async fn revoke_token(&self, id: i64) -> Result<bool> {

@@ -600,7 +600,7 @@ async fn roles_against_endpoints() {
     );
 }
 
-/// Tokens can be revoked; a revoked token is refused.
+/// A token's last use is recorded; tokens can be revoked; a revoked token is refused.
 #[tokio::test]
 async fn revoked_tokens_are_refused() {
     let s = TestServer::start().await;
@@ -626,6 +626,24 @@ async fn revoked_tokens_are_refused() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
+    assert!(list[0]["lastUsedMs"].is_null(), "{list}");
+    // The use is recorded in the background, so look again for a moment.
+    let t0 = std::time::Instant::now();
+    loop {
+        let list: Value = s
+            .get("/api/tokens?username=tom")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if list[0]["lastUsedMs"].as_i64().is_some() {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 10, "lastUsedMs never set: {list}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(
         s.delete(&format!("/api/tokens/{id}"))
             .send()
