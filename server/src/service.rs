@@ -100,6 +100,12 @@ pub fn validate(s: &AppState, script: &mut Script) -> Result<()> {
     if let Err(e) = validate_script_name(&script.name) {
         errors.push(e);
     }
+    if script.script.trim().is_empty() {
+        errors.push(FieldError {
+            field: "script".into(),
+            message: "the script is empty: there would be nothing to run".into(),
+        });
+    }
     let blank = |v: &mut Option<String>| {
         if v.as_deref().is_some_and(|x| x.trim().is_empty()) {
             *v = None;

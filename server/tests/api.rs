@@ -1019,6 +1019,28 @@ async fn last_admin_stays_and_new_password_ends_sessions() {
     assert_eq!(r.status(), 200);
 }
 
+/// Regression: `/log?offset=` inside a multi-byte character returned the
+/// whole line again; it starts at the next whole character.
+#[tokio::test]
+async fn log_offset_inside_a_character() {
+    let s = TestServer::start().await;
+    s.put_script(
+        "utf",
+        json!({"type": "bash", "script": "echo héllo; echo wörld"}),
+    )
+    .await;
+    let id = s.submit("utf", None).await;
+    s.wait_done(&id, 30).await;
+    let at = |off: usize| {
+        let r = s.get(&format!("/api/tasks/{id}/log?offset={off}")).send();
+        async move { r.await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(at(0).await, "héllo\nwörld\n");
+    assert_eq!(at(1).await, "éllo\nwörld\n");
+    assert_eq!(at(2).await, "llo\nwörld\n", "offset 2 is inside 'é'");
+    assert_eq!(at(3).await, "llo\nwörld\n");
+}
+
 /// The OpenAPI document is served to signed-in callers, and every operation
 /// it lists is really routed (no 404 "no such API endpoint", no 405).
 #[tokio::test]

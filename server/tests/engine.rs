@@ -575,6 +575,36 @@ async fn cancel_during_dependency_install() {
     hold.abort();
 }
 
+/// An OUTPUT_FILE replaced by a symbolic link is not kept (downloads would
+/// read wherever it points); a hard-linked one is kept as a copy.
+#[tokio::test]
+async fn output_links_are_not_followed() {
+    let s = TestServer::start().await;
+    s.put_script(
+        "linker",
+        bash("rm \"$OUTPUT_FILE\"; ln -s /etc/hostname \"$OUTPUT_FILE\""),
+    )
+    .await;
+    let id = s.submit("linker", None).await;
+    let t = s.wait_done(&id, 30).await;
+    assert_eq!(t["status"], "COMPLETED");
+    assert!(t["output"].is_null(), "{t}");
+    assert!(s.log(&id).await.contains("no output is kept"));
+    assert!(!s.state.engine.output_path(&id).exists());
+
+    s.put_script(
+        "hardlinker",
+        bash("echo kept > \"$HOME/../other\"; rm \"$OUTPUT_FILE\"; ln \"$HOME/../other\" \"$OUTPUT_FILE\""),
+    )
+    .await;
+    let id = s.submit("hardlinker", None).await;
+    assert_eq!(s.wait_done(&id, 30).await["status"], "COMPLETED");
+    let kept = s.state.engine.output_path(&id);
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "kept\n");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&kept).unwrap().nlink(), 1);
+}
+
 /// Past the cap, the log keeps its head and tail and says how much was left out.
 #[tokio::test]
 async fn log_cap_keeps_head_and_tail() {
@@ -742,11 +772,31 @@ async fn retention_keeps_the_newest() {
     assert_eq!(s.task(&ids[3]).await["status"], "COMPLETED");
 }
 
-/// An empty script ends ERROR with a message, never stuck WAITING.
+/// An empty script is refused when saved; one stored anyway ends ERROR
+/// with a message, never stuck WAITING.
 #[tokio::test]
 async fn empty_script_is_an_error() {
     let s = TestServer::start().await;
-    s.put_script("empty", bash("   \n")).await;
+    let r = s
+        .put("/api/scripts/empty")
+        .json(&bash("   \n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "script");
+    // Stored some other way (an older version, a hand-edited database), it
+    // still cannot run.
+    let script: app::model::Script =
+        serde_json::from_value(json!({"name": "empty", "type": "bash", "script": "   \n"}))
+            .unwrap();
+    s.state
+        .engine
+        .store()
+        .save_script(&script, "admin")
+        .await
+        .unwrap();
     let id = s.submit("empty", None).await;
     let t = s.wait_done(&id, 30).await;
     assert_eq!(t["status"], "ERROR");

@@ -310,8 +310,12 @@ pub async fn log(
         }
         prev_n = line.n;
         let full = format!("{}\n", line.text);
-        let skip = (q.offset - off).clamp(0, full.len() as i64) as usize;
-        text.push_str(full.get(skip..).unwrap_or(&full));
+        // An offset inside a character starts at the next whole one.
+        let mut skip = (q.offset - off).clamp(0, full.len() as i64) as usize;
+        while !full.is_char_boundary(skip) {
+            skip += 1;
+        }
+        text.push_str(&full[skip..]);
         next = off + full.len() as i64;
     }
     Ok((

@@ -64,29 +64,40 @@ pub async fn read_stream<R: AsyncRead + Unpin>(
     tx: mpsc::Sender<Raw>,
 ) {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    // `buf` may start with the unfinished character of a line cut at the cap.
     let mut buf = Vec::with_capacity(1024);
     loop {
-        buf.clear();
         // Read up to the newline, or up to the length cap for a runaway line.
-        let n = match (&mut reader)
-            .take(MAX_LINE_BYTES as u64)
-            .read_until(b'\n', &mut buf)
-            .await
-        {
+        let room = MAX_LINE_BYTES.saturating_sub(buf.len()) as u64;
+        let n = match (&mut reader).take(room).read_until(b'\n', &mut buf).await {
             Ok(n) => n,
             Err(_) => break,
         };
-        if n == 0 {
+        if buf.is_empty() {
             break;
         }
+        let mut carry = Vec::new();
         if buf.last() == Some(&b'\n') {
             buf.pop();
             if buf.last() == Some(&b'\r') {
                 buf.pop();
             }
+        } else if n > 0 {
+            // Cut at the cap: a character split by the cut goes whole into
+            // the next piece rather than as two replacement characters.
+            if let Err(e) = std::str::from_utf8(&buf) {
+                if e.error_len().is_none() {
+                    carry = buf.split_off(e.valid_up_to());
+                }
+            }
         }
         let text = String::from_utf8_lossy(&buf).into_owned();
         if tx.send(Raw { stream, text }).await.is_err() {
+            break;
+        }
+        buf.clear();
+        buf.extend_from_slice(&carry);
+        if n == 0 {
             break;
         }
     }
@@ -268,5 +279,50 @@ impl SystemLog {
                 text: text.into(),
             })
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines_of(input: &[u8]) -> Vec<String> {
+        let (tx, mut rx) = mpsc::channel(16);
+        let input = input.to_vec();
+        let reader = tokio::spawn(async move {
+            read_stream(std::io::Cursor::new(input), LogStream::Stdout, tx).await
+        });
+        let mut out = Vec::new();
+        while let Some(raw) = rx.recv().await {
+            out.push(raw.text);
+        }
+        reader.await.unwrap();
+        out
+    }
+
+    /// Regression: a line over the cap was cut inside a character, leaving
+    /// replacement characters on both sides of the cut.
+    #[tokio::test]
+    async fn long_lines_are_cut_between_characters() {
+        let line = "€".repeat(30_000); // 90,000 bytes, 3 per character
+        let out = lines_of(format!("{line}\nnext\n").as_bytes()).await;
+        assert_eq!(
+            out.len(),
+            3,
+            "{:?}",
+            out.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert!(out.iter().all(|l| !l.contains('\u{FFFD}')));
+        assert_eq!(out[0].len() + out[1].len(), line.len());
+        assert_eq!(format!("{}{}", out[0], out[1]), line);
+        assert_eq!(out[2], "next");
+    }
+
+    /// CRLF endings are trimmed, a last line without a newline is kept, and
+    /// invalid bytes become replacement characters without losing the line.
+    #[tokio::test]
+    async fn endings_and_invalid_bytes() {
+        let out = lines_of(b"a\r\nb\xff\nlast").await;
+        assert_eq!(out, vec!["a", "b\u{FFFD}", "last"]);
     }
 }

@@ -74,7 +74,7 @@ impl Engine {
                 }
                 Ok(Ok(prep)) => {
                     let ending = self.execute(&prep, tx.clone(), &syslog, stop).await;
-                    let output = self.keep_output(&job, &prep).await;
+                    let output = self.keep_output(&job, &prep, &syslog).await;
                     let (status, code, error) = describe(ending);
                     (status, code, error, output)
                 }
@@ -374,17 +374,42 @@ impl Engine {
         ending
     }
 
-    /// Moves a non-empty output file next to the job's other data.
-    async fn keep_output(&self, job: &Job, prep: &Prepared) -> Option<OutputInfo> {
-        let meta = tokio::fs::metadata(&prep.output_file).await.ok()?;
-        if meta.len() == 0 || !meta.is_file() {
+    /// Moves a non-empty output file next to the job's other data. Only a
+    /// regular file is kept: a script that replaced `OUTPUT_FILE` with a
+    /// link would otherwise have every later download read wherever the
+    /// link points. A file with other hard links is copied, not moved, so
+    /// the kept output cannot change afterwards.
+    async fn keep_output(
+        &self,
+        job: &Job,
+        prep: &Prepared,
+        syslog: &SystemLog,
+    ) -> Option<OutputInfo> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = tokio::fs::symlink_metadata(&prep.output_file).await.ok()?;
+        if !meta.is_file() {
+            syslog
+                .line("OUTPUT_FILE was replaced by a link or a directory; no output is kept")
+                .await;
+            return None;
+        }
+        if meta.len() == 0 {
             return None;
         }
         let dest = self.output_path(&job.id);
-        if let Err(e) = tokio::fs::rename(&prep.output_file, &dest).await {
+        let kept = if meta.nlink() > 1 {
+            tokio::fs::copy(&prep.output_file, &dest).await.map(|_| ())
+        } else {
+            tokio::fs::rename(&prep.output_file, &dest).await
+        };
+        if let Err(e) = kept {
             tracing::error!(error = %e, "keeping the output file failed");
+            syslog
+                .line(format!("keeping the output file failed: {e}"))
+                .await;
             return None;
         }
+        let meta = tokio::fs::metadata(&dest).await.ok()?;
         let stem: String = job
             .script
             .chars()
