@@ -48,8 +48,20 @@ pub const SPECIFICATION_VERSION: &str = concat!(
 type TaskwrightSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Built once; it holds no state (each request brings its [`RequestContext`]).
-static SCHEMA: LazyLock<TaskwrightSchema> =
-    LazyLock::new(|| Schema::build(Query, Mutation, EmptySubscription).finish());
+/// Query limits. A `_tasks` field can answer megabytes (log lines as
+/// `subTasks`), so it costs [`TASKS_COST`] and a request may hold one:
+/// aliases cannot multiply it. The depth allows the Python client's query
+/// (`_tasks` with `subTasks` three levels deep) with room to spare.
+const MAX_COMPLEXITY: usize = 1500;
+const TASKS_COST: usize = 1000;
+const MAX_DEPTH: usize = 10;
+
+static SCHEMA: LazyLock<TaskwrightSchema> = LazyLock::new(|| {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_depth(MAX_DEPTH)
+        .finish()
+});
 
 /// What resolvers know about the request they answer.
 struct RequestContext {
@@ -202,8 +214,9 @@ impl Query {
     }
 
     /// One task by `id` (viewer role), or without `id` the newest `limit`
-    /// tasks from `offset` (admin role; `limit` 1 to 1000).
-    #[graphql(name = "_tasks")]
+    /// tasks from `offset` (admin role; `limit` 1 to 100). One `_tasks`
+    /// per request.
+    #[graphql(name = "_tasks", complexity = "TASKS_COST + child_complexity")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -213,6 +226,9 @@ impl Query {
     ) -> async_graphql::Result<Vec<Task>> {
         let rc = request_context(ctx);
         let caller = rc.require_caller()?;
+        if !(1..=100).contains(&limit) {
+            return Err(format!("limit must be 1 to 100, not {limit}").into());
+        }
         let jobs = match id {
             Some(id) => vec![service::job(&rc.state, caller, &id)
                 .await

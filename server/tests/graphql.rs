@@ -292,3 +292,37 @@ async fn refusals_use_the_errors_array() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(first_error(&body).contains("tables"), "{body}");
 }
+
+/// Regression: aliases let one request ask for `_tasks` 40 times (hundreds
+/// of megabytes of log lines); a request may hold one `_tasks`, and the
+/// Python client's own three-level query still passes.
+#[tokio::test]
+async fn one_tasks_field_per_request() {
+    let s = TestServer::start().await;
+    s.put_script("t", json!({"type": "bash", "script": "echo line"}))
+        .await;
+    let id = s.submit("t", None).await;
+    s.wait_done(&id, 30).await;
+    let token = ("x-molgenis-token", s.admin_token.as_str());
+    let client_query = format!(
+        "{{ _tasks(id:\"{id}\") {{ id, description, status, subTasks {{ id, description, \
+         status, subTasks {{ id, description, status, subTasks {{ id, description, status }} }} }} }} }}"
+    );
+    let (status, body, _) = gql(&s, &[token], &client_query, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"]["_tasks"][0]["subTasks"][0]["description"],
+        "line"
+    );
+
+    let aliased: String = (0..2)
+        .map(|i| format!("a{i}: _tasks(id:\"{id}\") {{ subTasks {{ description }} }} "))
+        .collect();
+    let (status, body, _) = gql(&s, &[token], &format!("{{ {aliased} }}"), json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(first_error(&body).contains("complex"), "{body}");
+    assert!(
+        body["data"].is_null() || body.get("data").is_none(),
+        "{body}"
+    );
+}
