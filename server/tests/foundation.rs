@@ -126,3 +126,44 @@ async fn server_function_errors_have_fitting_status_codes() {
     .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+/// Regression: the script page was rendered on the server with an empty
+/// form (values only appeared after hydration). The HTML itself carries
+/// the script, escaped (a script holding `</textarea>` cannot end the
+/// element); a missing script's page answers 404.
+#[tokio::test]
+async fn script_page_is_rendered_with_its_values() {
+    let s = TestServer::start().await;
+    s.put_script(
+        "shown",
+        serde_json::json!({"type": "bash", "script": "echo <shown> & done </textarea><b>x</b>", "cron": "0 0 3 * * ?",
+            "outputFileExtension": "txt", "disabled": true}),
+    )
+    .await;
+    let page = |path: &str| {
+        s.http
+            .get(format!("{}{path}", s.url))
+            .header("x-molgenis-token", &s.admin_token)
+            .send()
+    };
+    let r = page("/apps/tasks/scripts/shown").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    for expected in [
+        r#"value="shown""#,
+        "echo &lt;shown&gt; &amp; done &lt;/textarea&gt;&lt;b&gt;x&lt;/b&gt;</textarea>",
+        r#"value="0 0 3 * * ?""#,
+        r#"value="txt""#,
+    ] {
+        assert!(
+            html.contains(expected),
+            "{expected} is not in the page:\n{html}"
+        );
+    }
+    assert!(
+        html.contains(r#"<option value="bash" selected"#),
+        "bash is not the selected type"
+    );
+    let r = page("/apps/tasks/scripts/missing").await.unwrap();
+    assert_eq!(r.status(), 404);
+}

@@ -215,15 +215,18 @@ fn JobRow(
 #[component]
 fn Pager(page: RwSignal<i64>, total: i64) -> impl IntoView {
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    // Comparisons live outside `view!`, where a `>` would end the tag.
+    let at_newest = move || page.get() == 0;
+    let at_oldest = move || page.get() + 1 >= pages;
     view! {
         <nav class="pager" aria-label="Pages">
-            <button class="btn small" disabled=move || page.get() == 0 on:click=move |_| page.update(|p| *p -= 1)>
+            <button class="btn small" disabled=at_newest on:click=move |_| page.update(|p| *p -= 1)>
                 "Newer"
             </button>
             <span>{move || format!("Page {} of {pages} ({total} jobs)", page.get() + 1)}</span>
             <button
                 class="btn small"
-                disabled=move || page.get() + 1 >= pages
+                disabled=at_oldest
                 on:click=move |_| page.update(|p| *p += 1)
             >
                 "Older"

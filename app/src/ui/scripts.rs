@@ -540,12 +540,18 @@ fn ScriptForm(
         });
     };
 
+    // `bind:` sets DOM properties, which server-rendered HTML lacks: the
+    // initial values are also written as attributes and text, so the form
+    // shows the script before the WASM has loaded.
+    let first = |v: RwSignal<String>| v.get_untracked();
+    let is_python = s.script_type == ScriptType::Python;
     view! {
         <form class="script-form card" on:submit=submit novalidate>
             <div class="field">
                 <label for="f-name">"Name"</label>
                 <input
                     id="f-name"
+                    value=first(name)
                     bind:value=name
                     readonly=!creating
                     required
@@ -556,8 +562,8 @@ fn ScriptForm(
             <div class="field">
                 <label for="f-type">"Type"</label>
                 <select id="f-type" bind:value=stype>
-                    <option value="python">"python"</option>
-                    <option value="bash">"bash"</option>
+                    <option value="python" selected=is_python>"python"</option>
+                    <option value="bash" selected=!is_python>"bash"</option>
                 </select>
             </div>
             <div class="field">
@@ -567,7 +573,7 @@ fn ScriptForm(
             </div>
             <div class="field">
                 <label for="f-deps">"Dependencies (python; one requirement a line)"</label>
-                <textarea id="f-deps" class="mono" rows="3" bind:value=deps aria-describedby="e-deps"></textarea>
+                <textarea id="f-deps" class="mono" rows="3" bind:value=deps aria-describedby="e-deps">{textarea_text(first(deps))}</textarea>
                 <FieldErrors errors field="dependencies" id="e-deps" />
             </div>
             <ExtraFile initial=s.extra_file.clone() name=s.name.clone() creating refresh file_input />
@@ -575,36 +581,36 @@ fn ScriptForm(
             <div class="row">
                 <div class="field">
                     <label for="f-ext">"Output file extension"</label>
-                    <input id="f-ext" bind:value=ext placeholder="csv" aria-describedby="e-ext" />
+                    <input id="f-ext" value=first(ext) bind:value=ext placeholder="csv" aria-describedby="e-ext" />
                     <FieldErrors errors field="outputFileExtension" id="e-ext" />
                 </div>
                 <div class="field">
                     <label for="f-timeout">"Timeout (seconds)"</label>
-                    <input id="f-timeout" inputmode="numeric" bind:value=timeout aria-describedby="e-timeout" />
+                    <input id="f-timeout" inputmode="numeric" value=first(timeout) bind:value=timeout aria-describedby="e-timeout" />
                     <FieldErrors errors field="timeoutSeconds" id="e-timeout" />
                 </div>
             </div>
             <div class="field">
                 <label for="f-failure">"Failure address (mailed when a run fails)"</label>
-                <input id="f-failure" type="email" bind:value=failure aria-describedby="e-failure" />
+                <input id="f-failure" type="email" value=first(failure) bind:value=failure aria-describedby="e-failure" />
                 <FieldErrors errors field="failureAddress" id="e-failure" />
             </div>
             <div class="row">
                 <div class="field">
                     <label for="f-cron">"Schedule (cron)"</label>
-                    <input id="f-cron" class="mono" bind:value=cron placeholder="0 0 3 * * *" aria-describedby="e-cron" />
+                    <input id="f-cron" class="mono" value=first(cron) bind:value=cron placeholder="0 0 3 * * *" aria-describedby="e-cron" />
                     <FieldErrors errors field="cron" id="e-cron" />
                 </div>
                 <div class="field">
                     <label for="f-tz">"Time zone"</label>
-                    <input id="f-tz" bind:value=tz placeholder="server default" aria-describedby="e-tz" />
+                    <input id="f-tz" value=first(tz) bind:value=tz placeholder="server default" aria-describedby="e-tz" />
                     <FieldErrors errors field="timeZone" id="e-tz" />
                 </div>
             </div>
             <CronPreview cron tz />
             <div class="checks">
-                <label><input type="checkbox" bind:checked=disabled />" Disabled"</label>
-                <label><input type="checkbox" bind:checked=overlap />" Allow overlapping scheduled runs"</label>
+                <label><input type="checkbox" checked=disabled.get_untracked() bind:checked=disabled />" Disabled"</label>
+                <label><input type="checkbox" checked=overlap.get_untracked() bind:checked=overlap />" Allow overlapping scheduled runs"</label>
             </div>
             <div class="actions">
                 <button class="btn primary" type="submit" disabled=move || saving.get()>
@@ -614,6 +620,15 @@ fn ScriptForm(
             </div>
         </form>
     }
+}
+
+/// The initial content of a `<textarea>`, for the server-rendered page.
+/// Leptos writes a textarea's children without escaping them, so a script
+/// holding `</textarea><script>` would otherwise end the element and run in
+/// the browser. Escaped, it reads back exactly (the browser decodes it); in
+/// the browser `bind:value` sets the real value either way.
+fn textarea_text(text: String) -> String {
+    html_escape::encode_text(&text).into_owned()
 }
 
 /// A monospace text area with line numbers beside it.
@@ -641,7 +656,7 @@ fn CodeEditor(body: RwSignal<String>) -> impl IntoView {
                         g.set_scroll_top(top);
                     }
                 }
-            ></textarea>
+            >{textarea_text(body.get_untracked())}</textarea>
         </div>
     }
 }
