@@ -273,8 +273,9 @@ pub fn validate_extension(ext: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// A deliberately plain e-mail check: one `@`, something on each side, a dot
-/// in the domain, no spaces or control characters.
+/// An e-mail address check with messages a person can act on: one `@`, a
+/// dotted domain, no spaces or control characters, and the local part and
+/// domain the mailer (lettre, through the `email_address` crate) accepts.
 pub fn validate_email(addr: &str) -> Result<(), FieldError> {
     let err = |message: String| FieldError {
         field: "failureAddress".into(),
@@ -381,7 +382,8 @@ pub struct Job {
     pub output: Option<OutputInfo>,
     /// Bytes of log left out between the kept head and tail.
     pub log_omitted_bytes: i64,
-    /// `sent`, `failed` or absent when no mail was due.
+    /// `sent`, `failed`, `off` (no SMTP server configured) or absent when
+    /// no mail was due.
     pub mail_status: Option<String>,
     pub mail_error: Option<String>,
 }

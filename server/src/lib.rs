@@ -84,8 +84,9 @@ pub async fn build(cfg: Config, bound: SocketAddr) -> anyhow::Result<Built> {
         },
     )
     .await?;
-    if let Some(mailer) = mailer::Mailer::from_config(&cfg, store.clone(), &public_url)? {
-        engine.on_finish(Arc::new(mailer).hook());
+    match mailer::Mailer::from_config(&cfg, store.clone(), &public_url)? {
+        Some(mailer) => engine.on_finish(Arc::new(mailer).hook()),
+        None => engine.on_finish(mailer::off_hook(store.clone())),
     }
     let auth = auth::Auth::new(store.clone(), cfg.admin_token.as_deref());
     let generated_password = auth.bootstrap(cfg.admin_password.as_deref()).await?;

@@ -42,6 +42,30 @@ pub struct FailureMail {
     pub body: String,
 }
 
+/// The finish hook when no SMTP host is configured: a failed job whose
+/// script has a failure address records that its mail was not sent and
+/// why, so the job does not look as if no mail had been due.
+pub fn off_hook(store: Store) -> FinishHook {
+    Arc::new(move |job: Job| {
+        if job.status != JobStatus::Error {
+            return;
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            let due = matches!(
+                store.get_script(&job.script).await,
+                Ok(Some(s)) if s.failure_address.is_some()
+            );
+            if due {
+                let why = "no SMTP server is configured (TASKWRIGHT_SMTP_HOST)";
+                if let Err(e) = store.set_mail_outcome(&job.id, "off", Some(why)).await {
+                    tracing::error!(job.id = %job.id, error = %e, "storing the mail outcome failed");
+                }
+            }
+        });
+    })
+}
+
 impl Mailer {
     /// The mailer the configuration describes, or `None` (with one warning)
     /// when no SMTP host is set.

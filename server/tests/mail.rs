@@ -267,3 +267,23 @@ async fn dead_smtp_port_does_not_delay_the_job() {
     assert!(error.contains("127.0.0.1"), "{error}");
     eprintln!("job done after {done_ms} ms; mail given up after {failed_ms} ms");
 }
+
+/// Without an SMTP server configured, a failed job whose script has a
+/// failure address says its mail is off and why, instead of showing nothing.
+#[tokio::test]
+async fn mail_off_is_recorded_on_the_job() {
+    let s = TestServer::start().await;
+    s.put_script(
+        "fails",
+        json!({"type": "bash", "script": "exit 4", "failureAddress": "ops@example.org"}),
+    )
+    .await;
+    let id = s.submit("fails", None).await;
+    assert_eq!(s.wait_done(&id, 30).await["status"], "ERROR");
+    let mail = mail_outcome(&s, &id, 10).await;
+    assert_eq!(mail["status"], "off", "{mail}");
+    assert!(mail["error"]
+        .as_str()
+        .unwrap()
+        .contains("TASKWRIGHT_SMTP_HOST"));
+}
