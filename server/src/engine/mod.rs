@@ -396,22 +396,17 @@ impl Engine {
     /// have all ended, or after the grace period and 5 s more.
     pub async fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
-        let running: Vec<Arc<Running>> = self
-            .inner
-            .running
-            .lock()
-            .unwrap()
-            .values()
-            .cloned()
-            .collect();
-        for r in &running {
-            let _ = r.stop.send(Some(Stop::Shutdown));
-        }
-        drop(running);
         let limit = self.inner.cfg.kill_grace + Duration::from_secs(5);
         let deadline = tokio::time::Instant::now() + limit;
+        // Asked again on every round: a job claimed just before `stopping`
+        // was set registers itself a moment later.
         while self.inner.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline
         {
+            for r in self.inner.running.lock().unwrap().values() {
+                if r.stop.borrow().is_none() {
+                    let _ = r.stop.send(Some(Stop::Shutdown));
+                }
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
